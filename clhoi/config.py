@@ -1,0 +1,209 @@
+"""Typed experiment configuration: YAML in, validated dataclasses out.
+
+One YAML file is one experiment. Each stage owns its section's dataclass
+(``teacher/config.py``, ``detect/config.py``, ``models/config.py``,
+``data/config.py``, ``engine/config.py``); this module assembles them and
+provides the machinery every stage shares:
+
+* :func:`from_dict` builds a (nested) dataclass from plain data and rejects
+  unknown keys with an error that lists the valid ones;
+* :func:`apply_overrides` applies command-line ``key.sub=value`` overrides
+  (values parsed as YAML scalars);
+* :func:`load_config` / :func:`save_config` read and write the YAML form.
+
+Imports only the stdlib, yaml and the stage config modules (which import no
+torch).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from clhoi.data.config import DataConfig
+from clhoi.detect.config import DetectorConfig
+from clhoi.engine.config import EvalConfig, LossConfig, TrainConfig
+from clhoi.models.config import ModelConfig
+from clhoi.teacher.config import TeacherConfig
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit the schema."""
+
+
+@dataclass
+class ExperimentConfig:
+    """A complete, reproducible experiment: every stage's settings.
+
+    Attributes:
+        name: experiment name (used for output folders).
+        seed: global random seed.
+        output_dir: where checkpoints, logs and predictions go.
+        supervision: ``annotation_free`` (teacher labels only; ground-truth
+            HOIs refused) or ``full`` (ground-truth HOIs, UPT-style).
+    """
+
+    name: str = "clhoi"
+    seed: int = 42
+    output_dir: str = "runs/clhoi"
+    supervision: str = "annotation_free"
+    data: DataConfig = field(default_factory=DataConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        if self.supervision not in ("annotation_free", "full"):
+            raise ConfigError(f"supervision must be 'annotation_free' or 'full', got {self.supervision!r}")
+
+
+# ----------------------------------------------------------------------------- machinery
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _convert(value, a, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(f"{where}: {value!r} fits none of {tp}")
+    if is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping for {tp.__name__}, got {type(value).__name__}")
+        return from_dict(tp, value, where)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
+            return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        inner = args[0] if args else Any
+        out = [_convert(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        kt, vt = args if args else (Any, Any)
+        return {_convert(k, kt, where): _convert(v, vt, f"{where}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any], where: str = "") -> T:
+    """Build dataclass ``cls`` from ``data``; unknown keys raise :class:`ConfigError`."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls) if f.init]
+    unknown = [k for k in data if k not in names]
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(
+            f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; "
+            f"valid keys{' in ' + where if where else ''}: {', '.join(names)}"
+        )
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where or cls.__name__}: {e}") from None
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain-data form of a config dataclass (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def apply_overrides(cfg: T, overrides: list[str]) -> T:
+    """Return a copy of ``cfg`` with ``key.sub=value`` overrides applied."""
+    data = to_dict(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key.sub=value")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = data
+        for i, p in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or p not in node or not isinstance(node[p], dict):
+                valid = sorted(k for k, v in node.items() if isinstance(v, dict)) if isinstance(node, dict) else []
+                raise ConfigError(f"unknown config section {'.'.join(parts[: i + 1])!r}; valid: {', '.join(valid)}")
+            node = node[p]
+        if parts[-1] not in node:
+            raise ConfigError(f"unknown config key {key!r}; valid keys here: {', '.join(sorted(node))}")
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+    return from_dict(type(cfg), data)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load an experiment YAML (defaults when ``path`` is None) and apply overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: top level must be a mapping of sections")
+        data = loaded or {}
+    try:
+        cfg = from_dict(ExperimentConfig, data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}" if path else str(e)) from None
+    return apply_overrides(cfg, overrides or [])
+
+
+def save_config(cfg: Any, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+
+
+def config_hash(cfg: Any) -> str:
+    """Short stable hash of a config's content (for provenance)."""
+    blob = json.dumps(to_dict(cfg), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

@@ -1,0 +1,1 @@
+"""Dataset readers (HICO-DET, V-COCO, teacher labels), transforms and batching."""

@@ -1,0 +1,38 @@
+"""Data section of the experiment config (no torch imports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class DataConfig:
+    """Where the data of an experiment lives.
+
+    Attributes:
+        dataset: ``hicodet``, ``vcoco`` or ``sandbox``.
+        image_root: folder the images' relative paths start from.
+        train_annotations: training annotation file (used by the supervised
+            setting only; refused in annotation-free mode).
+        test_annotations: annotation file evaluated against.
+        labels: teacher label store (``labels.jsonl``) for annotation-free training.
+        detections_train: detections file for the training images.
+        detections_test: detections file for the test images.
+        cache_dir: feature cache folder (``clhoi cache``); empty = none.
+        num_workers: data loader workers.
+    """
+
+    dataset: str = "hicodet"
+    image_root: str = ""
+    train_annotations: str = ""
+    test_annotations: str = ""
+    labels: str = ""
+    detections_train: str = ""
+    detections_test: str = ""
+    cache_dir: str = ""
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        valid = ("hicodet", "vcoco", "sandbox")
+        if self.dataset not in valid:
+            raise ValueError(f"data.dataset must be one of {valid}, got {self.dataset!r}")

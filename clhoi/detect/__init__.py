@@ -1,0 +1,1 @@
+"""Detector adapters (Hugging Face DETR and friends) and detections files."""

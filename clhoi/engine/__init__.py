@@ -1,0 +1,1 @@
+"""Training loop, evaluation loop, checkpoints and the feature cache."""

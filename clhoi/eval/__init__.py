@@ -1,0 +1,1 @@
+"""HICO-DET and V-COCO evaluators, to the official protocols."""

@@ -1,0 +1,1 @@
+"""The CL-HOI student: encoders, Visual Linguistic Translator, Interaction Cognition Network."""

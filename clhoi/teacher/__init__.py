@@ -1,0 +1,1 @@
+"""Teacher labeling: VLLM backends, prompts, parsing, negatives, the label store."""
