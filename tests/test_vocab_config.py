@@ -43,3 +43,10 @@ def test_config_overrides_and_unknown_keys(tmp_path):
     p.write_text("train:\n  epochs: five\n")
     with pytest.raises(ConfigError, match="integer"):
         load_config(p)
+
+
+def test_vcoco_29_classes():
+    classes = vocab.vcoco_classes()
+    assert len(classes) == 29
+    assert classes[:3] == (("hold", "obj"), ("stand", None), ("sit", "instr"))
+    assert classes.index(("hit", "instr")) + 1 == classes.index(("hit", "obj"))

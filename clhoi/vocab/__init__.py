@@ -129,6 +129,21 @@ def vcoco_actions() -> tuple[VCOCOAction, ...]:
     return tuple(VCOCOAction(a["name"], tuple(a["roles"])) for a in _load("vcoco.json")["actions"])
 
 
+@lru_cache(maxsize=None)
+def vcoco_classes() -> tuple[tuple[str, str | None], ...]:
+    """The 29 V-COCO interaction classes ``(action, role)`` predictions are scored in.
+
+    One class per (action, object role): ``("hit", "instr")``, ``("hit", "obj")``, ...;
+    actions without an object role (stand, walk, run, smile) are one class with
+    role ``None``. File order of actions, then role order. This is the 29-class
+    space of the common HOI codebases.
+    """
+    out: list[tuple[str, str | None]] = []
+    for a in vcoco_actions():
+        out.extend((a.name, r) for r in a.object_roles) if a.object_roles else out.append((a.name, None))
+    return tuple(out)
+
+
 # ----------------------------------------------------------------------------- negatives
 @lru_cache(maxsize=None)
 def negative_verbs() -> tuple[str, ...]:
