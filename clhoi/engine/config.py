@@ -23,7 +23,25 @@ class LossConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation schedule (defaults: the paper's, section 4.1)."""
+    """Optimisation schedule and loop settings (defaults: the paper's, section 4.1).
+
+    Attributes:
+        epochs: training epochs (paper: 5). ``0`` writes the randomly
+            initialised model as the checkpoint (Table 6, "w/o training").
+        batch_size: images per optimizer step, summed over all processes (paper: 16).
+        lr: AdamW learning rate (paper: 1e-4).
+        lr_drop_epoch: the learning rate is multiplied by ``lr_drop_factor``
+            after this many epochs (paper: after epoch 3, to 1e-5).
+        lr_drop_factor: see ``lr_drop_epoch``.
+        weight_decay: AdamW weight decay.
+        clip_grad_norm: max gradient norm (``0`` = no clipping).
+        mixed_precision: ``no`` or ``bf16`` (autocast; weights stay fp32).
+        max_steps: stop after this many optimizer steps (``0`` = no limit; smoke runs).
+        log_every: log the loss terms every this many steps.
+        save_every: also write a resumable checkpoint every this many steps
+            (``0`` = only at the end of each epoch).
+        tensorboard: also log to TensorBoard when ``tensorboard`` is installed.
+    """
 
     epochs: int = 5
     batch_size: int = 16
@@ -33,10 +51,38 @@ class TrainConfig:
     weight_decay: float = 1e-4
     clip_grad_norm: float = 0.1
     mixed_precision: str = "no"
+    max_steps: int = 0
+    log_every: int = 10
+    save_every: int = 0
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if self.mixed_precision not in ("no", "bf16"):
+            raise ValueError(f"train.mixed_precision must be 'no' or 'bf16', got {self.mixed_precision!r}")
+        for name in ("epochs", "max_steps", "save_every", "lr_drop_epoch"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("batch_size", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"train.lr must be > 0, got {self.lr}")
 
 
 @dataclass
 class EvalConfig:
-    """Evaluation settings."""
+    """Evaluation and prediction settings.
+
+    Attributes:
+        batch_size: images per forward pass.
+        predict_threshold: ``clhoi predict`` keeps triplets scoring at least this.
+        predict_top_k: ``clhoi predict`` keeps at most this many triplets per image.
+    """
 
     batch_size: int = 16
+    predict_threshold: float = 0.2
+    predict_top_k: int = 10
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"eval.batch_size must be >= 1, got {self.batch_size}")
