@@ -1,0 +1,229 @@
+"""Checkpoint directories: written atomically, loadable with no code from the run.
+
+A checkpoint is a directory::
+
+    config.yaml          the full ExperimentConfig (clhoi.config.save_config)
+    model.safetensors    the student's state dict
+    provenance.json      where it came from (code version, config hash, teacher, ...)
+    trainer_state.pt     resumable state: optimizer, scheduler, RNG, epoch, step (training only)
+
+It is written into a hidden temporary directory beside the target and renamed
+into place, so a run killed while saving leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_model as _load_safetensors_model
+from safetensors.torch import save_model as _save_safetensors_model
+from torch import nn
+
+from clhoi.config import ConfigError, ExperimentConfig, load_config, save_config, to_dict
+
+CONFIG_FILE = "config.yaml"
+MODEL_FILE = "model.safetensors"
+STATE_FILE = "trainer_state.pt"
+PROVENANCE_FILE = "provenance.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint directory that is missing, incomplete or does not fit a config."""
+
+
+@dataclass
+class TrainState:
+    """Everything besides the weights that a resumed run needs to continue exactly.
+
+    Attributes:
+        epoch: the epoch in progress (0-based).
+        step_in_epoch: optimizer steps already done in ``epoch``; ``0`` at an epoch start.
+        step: optimizer steps done since the start of training.
+        optimizer: ``optimizer.state_dict()``.
+        scheduler: ``scheduler.state_dict()``.
+        rng: random states of python, numpy and torch (see :func:`get_rng_state`).
+    """
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    step: int = 0
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    scheduler: dict[str, Any] = field(default_factory=dict)
+    rng: dict[str, Any] = field(default_factory=dict)
+
+
+def get_rng_state() -> dict[str, Any]:
+    """Random states of python, numpy, torch (CPU and CUDA), in tensor/list form."""
+    np_state = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": {
+            "name": np_state[0],
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the states saved by :func:`get_rng_state`."""
+    random.setstate(_to_tuple(state["python"]))
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _to_tuple(x: Any) -> Any:
+    return tuple(_to_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    cfg: ExperimentConfig,
+    state: TrainState | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write a checkpoint directory atomically (temporary directory, then rename).
+
+    Args:
+        path: the checkpoint directory to create or replace.
+        model: the (unwrapped) student; all its weights are saved.
+        cfg: the full experiment config, saved as ``config.yaml``.
+        state: resumable training state; ``None`` for a weights-only checkpoint.
+        provenance: JSON-serialisable facts about the run.
+
+    Returns:
+        ``path``.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_config(cfg, tmp / CONFIG_FILE)
+    _save_safetensors_model(model, str(tmp / MODEL_FILE))
+    (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance or {}, indent=2, default=str), encoding="utf-8")
+    if state is not None:
+        torch.save(state.__dict__, tmp / STATE_FILE)
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """The checkpoint directory at ``path``, checked for completeness.
+
+    Falls back to the previous checkpoint left by a save interrupted between
+    its two renames.
+
+    Raises:
+        CheckpointError: naming what is missing.
+    """
+    path = Path(path)
+    if not path.exists():
+        old = path.with_name(f".{path.name}.old")
+        if old.is_dir():
+            return resolve_checkpoint(old)
+        raise CheckpointError(f"checkpoint {path} does not exist; pass the directory `clhoi train` wrote")
+    if not path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a file; pass its directory (with {CONFIG_FILE} and {MODEL_FILE})")
+    missing = [f for f in (CONFIG_FILE, MODEL_FILE) if not (path / f).is_file()]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}; it is not a clhoi checkpoint")
+    return path
+
+
+def load_checkpoint_config(path: str | Path) -> ExperimentConfig:
+    """The experiment config stored in a checkpoint."""
+    path = resolve_checkpoint(path)
+    try:
+        return load_config(path / CONFIG_FILE)
+    except ConfigError as e:
+        raise CheckpointError(f"checkpoint {path}: its {CONFIG_FILE} does not fit this clhoi version ({e})") from None
+
+
+def load_weights(model: nn.Module, path: str | Path) -> None:
+    """Load ``model.safetensors`` of checkpoint ``path`` into ``model`` (strict).
+
+    Raises:
+        CheckpointError: when names or shapes differ, i.e. the checkpoint was
+            written for another model config.
+    """
+    path = resolve_checkpoint(path)
+    try:
+        missing, unexpected = _load_safetensors_model(model, str(path / MODEL_FILE), strict=False)
+    except RuntimeError as e:
+        raise CheckpointError(
+            f"checkpoint {path} does not match the model config (shapes differ): {str(e)[:400]}"
+        ) from None
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {path} does not match the model config: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}; build the model from the checkpoint's own config.yaml"
+        )
+
+
+def load_train_state(path: str | Path) -> TrainState:
+    """The resumable state of checkpoint ``path``."""
+    path = resolve_checkpoint(path)
+    if not (path / STATE_FILE).is_file():
+        raise CheckpointError(f"checkpoint {path} has no {STATE_FILE}: it holds weights only and cannot be resumed")
+    data = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+    return TrainState(**data)
+
+
+def load_provenance(path: str | Path) -> dict[str, Any]:
+    p = resolve_checkpoint(path) / PROVENANCE_FILE
+    return json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+
+
+def config_differences(a: ExperimentConfig, b: ExperimentConfig, sections: tuple[str, ...]) -> list[str]:
+    """``key: a -> b`` for every leaf that differs in the given top-level sections."""
+    out: list[str] = []
+
+    def walk(x: Any, y: Any, prefix: str) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(set(x) | set(y)):
+                walk(x.get(k), y.get(k), f"{prefix}.{k}" if prefix else k)
+        elif x != y:
+            out.append(f"{prefix}: {x!r} -> {y!r}")
+
+    da, db = to_dict(a), to_dict(b)
+    for s in sections:
+        walk(da.get(s), db.get(s), s)
+    return out
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ExperimentConfig]:
+    """Build the student from a checkpoint's own config and load its weights.
+
+    Returns:
+        ``(model in eval mode on device, the checkpoint's ExperimentConfig)``.
+    """
+    from clhoi.models import build_student
+
+    cfg = load_checkpoint_config(path)
+    model = build_student(cfg.model)
+    load_weights(model, path)
+    return model.to(device).eval(), cfg
