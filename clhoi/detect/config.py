@@ -14,6 +14,9 @@ class DetectorConfig:
         score_threshold: drop detections below this score.
         nms_threshold: per-class NMS IoU threshold.
         min_humans, max_humans, min_objects, max_objects: UPT's per-image limits.
+        trained_on: what the detector's boxes were trained on (provenance):
+            ``coco2017`` for the off-the-shelf DETR, the dataset name (``hicodet``,
+            ``vcoco``) for one fine-tuned on that dataset's boxes.
     """
 
     model: str = "facebook/detr-resnet-50"
@@ -23,3 +26,4 @@ class DetectorConfig:
     max_humans: int = 15
     min_objects: int = 3
     max_objects: int = 15
+    trained_on: str = "coco2017"
