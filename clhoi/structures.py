@@ -157,6 +157,9 @@ class ImageAnnotation:
         hoi: ``[M, 3]`` int64 rows ``(subject_idx, object_idx, class_idx)``
             indexing ``boxes``; ``object_idx == -1`` where the interaction has
             no object box (V-COCO roles without an object).
+        ignore: optional ``[N]`` bool: boxes an evaluation neither counts nor
+            penalises (V-COCO: persons without V-COCO action labels, whose
+            matches the official evaluation skips); ``None`` = none known.
     """
 
     file_name: str
@@ -164,12 +167,15 @@ class ImageAnnotation:
     boxes: Tensor
     labels: Tensor
     hoi: Tensor
+    ignore: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.boxes.ndim != 2 or self.boxes.shape[1] != 4:
             raise ValueError(f"{self.file_name}: boxes must be [N, 4], got {tuple(self.boxes.shape)}")
         if self.hoi.ndim != 2 or self.hoi.shape[1] != 3:
             raise ValueError(f"{self.file_name}: hoi must be [M, 3], got {tuple(self.hoi.shape)}")
+        if self.ignore is not None and self.ignore.shape != (self.boxes.shape[0],):
+            raise ValueError(f"{self.file_name}: ignore must be [{self.boxes.shape[0]}], got {tuple(self.ignore.shape)}")
 
 
 # --------------------------------------------------------------------------- predictions
