@@ -7,18 +7,44 @@ from dataclasses import dataclass
 
 @dataclass
 class LossConfig:
-    """Weights of the loss terms of Eq. 10 (0 switches a term off).
+    """Weights of the loss terms of Eq. 10 (0 switches a term off), temperatures, thresholds.
 
     Attributes:
         context, i2t, t2i, soft_relation: weights of L_c, L_I2T, L_T2I, L_SR.
-        supervised: weight of the focal loss of the fully supervised setting.
+        supervised: weight of the focal loss of the fully supervised setting
+            (Tables 1-2 "Full"; needs ground truth, so 0 by default).
+        temperature: ``tau`` of Eqs. 5-9: ``sim = cosine / tau``.
+        sr_temperature: ``tau`` of the soft-relation logits ``cosine / tau`` (Eqs. 15-16).
+        sr_threshold: the threshold of the pseudo labels (Eqs. 12-13; paper: 0.5).
+        sr_label_mode: ``minmax`` (cosines rescaled to [0, 1] over an image's pairs
+            before thresholding) or ``cosine`` (raw cosine, the paper's letter).
+        focal_alpha, focal_gamma: focal loss of the supervised setting (UPT: 0.5, 0.2).
+        prior_lambda: exponent of ``s_h * s_o`` multiplying the supervised score (UPT: 1).
     """
 
     context: float = 1.0
     i2t: float = 1.0
     t2i: float = 1.0
     soft_relation: float = 1.0
-    supervised: float = 1.0
+    supervised: float = 0.0
+    temperature: float = 0.07
+    sr_temperature: float = 0.1
+    sr_threshold: float = 0.5
+    sr_label_mode: str = "minmax"
+    focal_alpha: float = 0.5
+    focal_gamma: float = 0.2
+    prior_lambda: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("context", "i2t", "t2i", "soft_relation", "supervised", "prior_lambda", "focal_gamma"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"loss.{name} must be >= 0, got {getattr(self, name)}")
+        if self.temperature <= 0 or self.sr_temperature <= 0:
+            raise ValueError("loss.temperature and loss.sr_temperature must be > 0")
+        if self.sr_label_mode not in ("minmax", "cosine"):
+            raise ValueError(f"loss.sr_label_mode must be 'minmax' or 'cosine', got {self.sr_label_mode!r}")
+        if not 0.0 <= self.focal_alpha <= 1.0:
+            raise ValueError(f"loss.focal_alpha must be in [0, 1], got {self.focal_alpha}")
 
 
 @dataclass
