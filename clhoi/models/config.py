@@ -4,23 +4,96 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+BOX_EMBEDDING_MODES = ("auto", "detector", "pooled")
+
 
 @dataclass
 class ModelConfig:
-    """The CL-HOI student's architecture and switches.
+    """The CL-HOI student's architecture, switches and frozen parts.
+
+    Defaults are the paper's RN50 setting with real model names: a frozen CLIP
+    ViT-B/16, the Q-Former of BLIP-2 (OPT-2.7b checkpoint, frozen) between two
+    trained adapters with trained context queries, and DETR-R50 decoder states
+    (width 256) as box embeddings.
 
     Attributes:
-        clip: CLIP model id or path (image and text encoders).
+        clip: CLIP model id or local path (image and text encoders, processor,
+            tokenizer); loaded with ``CLIPModel.from_pretrained``.
+        clip_feature_layer: index into the CLIP vision ``hidden_states`` whose
+            patch tokens (class token dropped) are the image features
+            ``f_img``; ``-1`` is the last layer.
+        image_size: side of the square CLIP input; images are resized to it
+            without cropping so that normalised coordinates are shared by the
+            image and the patch grid.
+        qformer: BLIP-2 checkpoint id/path (its Q-Former weights and query
+            tokens are used) or a saved ``Blip2QFormerModel``.
+        num_context_queries: number of learned context queries ``C_0``.
+        qformer_updates_image: pass the adapted image tokens through the
+            Q-Former together with ``C_0`` (so they come out updated as
+            ``f'_img``); when false ``f'_img`` is the first adapter's output.
+        box_embed_dim: width of the detector's box embeddings (DETR: 256).
+        box_embedding: ``auto`` (detector embeddings when a Detections has
+            them, RoIAlign-pooled CLIP features otherwise), ``detector``
+            (require them) or ``pooled`` (always pool).
         hidden_dim: width of the interaction cognition network.
-        use_vlt, use_spatial, use_visual, use_context: the ablation switches
-            of Table 4 (all off but spatial content = UPT-style baseline).
-        score_lambda: lambda of Eq. 18.
+        num_heads: attention heads in the ICN.
+        num_spatial_layers: self-attention layers of Eq. 1.
+        dropout: dropout inside the ICN.
+        use_vlt: the Visual Linguistic Translator; off = ``f_v`` is a linear
+            projection of ``f_img`` and there is no ``f_c``.
+        use_spatial: spatial cognition (pair geometry prior ``S`` and the
+            self-attention of Eq. 1); off = ``I_s`` from projected
+            embeddings alone.
+        use_visual: visual cognition (Eqs. 2-3).
+        use_context: context cognition (Eq. 4); needs ``use_vlt``.
+        freeze_clip: keep the CLIP encoders frozen (the paper's setting).
+        freeze_qformer: keep the Q-Former frozen (adapters and context queries
+            are trained either way).
+        learn_logit_scale: train the CLIP-style temperature.
+        logit_scale_init: initial temperature (``exp`` of the stored log).
+        score_lambda: lambda of Eq. 18 (read by the post-processor).
+        prompt_template: text prompt for an HOI, with ``{verb}`` and
+            ``{object}`` placeholders.
+        verb_template: text prompt for a verb alone (``{verb}``), used for
+            teacher verbs and open-vocabulary labels without an object.
     """
 
     clip: str = "openai/clip-vit-base-patch16"
+    clip_feature_layer: int = -1
+    image_size: int = 224
+    qformer: str = "Salesforce/blip2-opt-2.7b"
+    num_context_queries: int = 32
+    qformer_updates_image: bool = True
+    box_embed_dim: int = 256
+    box_embedding: str = "auto"
     hidden_dim: int = 256
+    num_heads: int = 8
+    num_spatial_layers: int = 2
+    dropout: float = 0.1
     use_vlt: bool = True
     use_spatial: bool = True
     use_visual: bool = True
     use_context: bool = True
+    freeze_clip: bool = True
+    freeze_qformer: bool = True
+    learn_logit_scale: bool = True
+    logit_scale_init: float = 14.285714
     score_lambda: float = 0.5
+    prompt_template: str = "a photo of a person {verb} {object}"
+    verb_template: str = "a photo of a person {verb}"
+
+    def __post_init__(self) -> None:
+        if self.box_embedding not in BOX_EMBEDDING_MODES:
+            raise ValueError(f"box_embedding must be one of {BOX_EMBEDDING_MODES}, got {self.box_embedding!r}")
+        if self.use_context and not self.use_vlt:
+            raise ValueError("use_context needs use_vlt (context features f_c come from the VLT); set use_context=false")
+        if self.hidden_dim % self.num_heads:
+            raise ValueError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
+        if self.hidden_dim % 4:
+            raise ValueError(f"hidden_dim {self.hidden_dim} must be divisible by 4 (box positional encoding)")
+        if "{verb}" not in self.prompt_template or "{object}" not in self.prompt_template:
+            raise ValueError("prompt_template needs both {verb} and {object} placeholders")
+        if "{verb}" not in self.verb_template:
+            raise ValueError("verb_template needs a {verb} placeholder")
+        if not 0.0 <= self.score_lambda <= 1.0:
+            raise ValueError(f"score_lambda must be in [0, 1], got {self.score_lambda}")

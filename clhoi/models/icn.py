@@ -1,0 +1,188 @@
+"""Interaction Cognition Network (section 3.3): spatial -> visual -> context cognition.
+
+Everything runs on the padded per-image layout of :class:`~clhoi.models.pairs.PairLayout`:
+detections ``[B, N, H]`` and pair slots ``[B, M, H]``; padded rows are
+computed and dropped by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from clhoi.models.geometry import NUM_PAIR_FEATURES, box_cxcywh, pair_features, patch_centres, sine_encoding, union_boxes
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_dim))
+
+
+def _gather(x: Tensor, idx: Tensor) -> Tensor:
+    """``x [B, N, C]``, ``idx [B, M]`` -> ``[B, M, C]``."""
+    return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
+def _unmask_empty_rows(key_padding: Tensor) -> Tensor:
+    """Keep one key in rows that mask every key, so softmax stays finite (those rows are dropped later)."""
+    key_padding = key_padding.clone()
+    key_padding[key_padding.all(dim=1), 0] = False
+    return key_padding
+
+
+class CognitionBlock(nn.Module):
+    """Attention, residual + norm, then FFN, residual + norm (DETR post-norm layer).
+
+    Args:
+        dim: query width.
+        heads: attention heads.
+        kdim, vdim: key and value widths (default ``dim``).
+        dropout: dropout on attention and FFN outputs.
+    """
+
+    def __init__(self, dim: int, heads: int, kdim: int | None = None, vdim: int | None = None,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, kdim=kdim, vdim=vdim, batch_first=True)
+        self.norm1 = nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, 4 * dim), nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
+        self.norm2 = nn.LayerNorm(dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, q: Tensor, k: Tensor, v: Tensor, key_padding: Tensor | None = None,
+                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        """``x`` is the residual stream; ``q, k, v`` the attention inputs. Weights: ``[B, Lq, Lk]`` head mean."""
+        out, w = self.attn(q, k, v, key_padding_mask=key_padding, need_weights=need_weights)
+        x = self.norm1(x + self.drop(out))
+        return self.norm2(x + self.drop(self.ffn(x))), w
+
+
+@dataclass
+class ICNOutput:
+    """Interaction features of every pair slot and optional attention maps.
+
+    Attributes:
+        features: ``[B, M, H]`` final interaction features ``I`` (``I_c``).
+        attentions: ``{"visual": [B, M, L], "context": [B, M, Q]}`` when asked
+            and the link is on.
+    """
+
+    features: Tensor
+    attentions: dict[str, Tensor]
+
+
+class SpatialCognition(nn.Module):
+    """Spatial prior ``S`` from pair geometry, Eq. 1 over box embeddings, and ``I_s``.
+
+    With ``enabled=False`` it is the plain baseline: ``I_s = MLP(e_h, e_o)``
+    (no geometry, no self-attention).
+    """
+
+    def __init__(self, dim: int, heads: int, num_layers: int, dropout: float, enabled: bool = True) -> None:
+        super().__init__()
+        self.enabled = enabled
+        self.dim = dim
+        if enabled:
+            self.layers = nn.ModuleList(CognitionBlock(dim, heads, dropout=dropout) for _ in range(num_layers))
+            self.spatial_prior = nn.Sequential(nn.Linear(NUM_PAIR_FEATURES, dim), nn.ReLU(inplace=True))  # S
+            self.fuse = mlp(3 * dim, dim, dim)
+        else:
+            self.fuse = mlp(2 * dim, dim, dim)
+
+    def forward(self, e: Tensor, boxes: Tensor, box_mask: Tensor, pair_h: Tensor, pair_o: Tensor) -> Tensor:
+        """``e [B, N, H]``, ``boxes [B, N, 4]`` ([0, 1] xyxy), pair indices ``[B, M]`` -> ``I_s [B, M, H]``."""
+        if not self.enabled:
+            return self.fuse(torch.cat([_gather(e, pair_h), _gather(e, pair_o)], -1))
+        pe = sine_encoding(box_cxcywh(boxes), self.dim // 4)  # PE(b), [B, N, H]
+        pad = _unmask_empty_rows(~box_mask)
+        x = e
+        for layer in self.layers:
+            x, _ = layer(x, x + pe, x + pe, x, key_padding=pad)  # Eq. 1: SelfAttn(e + PE(b), e + PE(b), e)
+        bh, bo = _gather(boxes, pair_h), _gather(boxes, pair_o)  # [B, M, 4]
+        geometry = pair_features(bh.flatten(0, 1), bo.flatten(0, 1)).view(*pair_h.shape, -1)  # [B, M, 36]
+        s = self.spatial_prior(geometry)  # S
+        return self.fuse(torch.cat([_gather(x, pair_h), _gather(x, pair_o), s], -1))  # I_s
+
+
+class VisualCognition(nn.Module):
+    """Eqs. 2-3: ``I_v0 = MLP(I_s, PE(c_u))``; ``I_v = FFN(CrossAttn(I_v0, [f_v, PE(xy)], f_v))``."""
+
+    def __init__(self, dim: int, visual_dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.dim = dim
+        self.query_mlp = mlp(2 * dim, dim, dim)
+        self.block = CognitionBlock(dim, heads, kdim=visual_dim + dim, vdim=visual_dim, dropout=dropout)
+
+    def forward(self, i_s: Tensor, union_centre: Tensor, f_v: Tensor, grid: tuple[int, int],
+                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        """``I_s [B, M, H]``, ``union_centre [B, M, 2]`` ([0, 1]), ``f_v [B, L, D_v]`` -> ``I_v [B, M, H]``."""
+        i_v0 = self.query_mlp(torch.cat([i_s, sine_encoding(union_centre, self.dim // 2)], -1))  # Eq. 2
+        pos = sine_encoding(patch_centres(grid, f_v.device), self.dim // 2).to(f_v.dtype)  # [L, H]
+        keys = torch.cat([f_v, pos.expand(f_v.shape[0], -1, -1)], -1)  # Concat(f_v, PE), [B, L, D_v + H]
+        return self.block(i_v0, i_v0, keys, f_v, need_weights=need_weights)  # Eq. 3
+
+
+class ContextCognition(nn.Module):
+    """Eq. 4: ``I_c = FFN(CrossAttn(I_v, f_c, f_c))``."""
+
+    def __init__(self, dim: int, context_dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.block = CognitionBlock(dim, heads, kdim=context_dim, vdim=context_dim, dropout=dropout)
+
+    def forward(self, i_v: Tensor, f_c: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        return self.block(i_v, i_v, f_c, f_c, need_weights=need_weights)
+
+
+class InteractionCognitionNetwork(nn.Module):
+    """The chain of cognitions; each link can be switched off (Table 4).
+
+    Args:
+        dim: ICN width ``H``.
+        visual_dim: width of ``f_v``.
+        context_dim: width of ``f_c``.
+        heads: attention heads.
+        num_spatial_layers: self-attention layers of Eq. 1.
+        dropout: dropout.
+        use_spatial, use_visual, use_context: the links.
+    """
+
+    def __init__(self, dim: int, visual_dim: int, context_dim: int, heads: int = 8, num_spatial_layers: int = 2,
+                 dropout: float = 0.1, use_spatial: bool = True, use_visual: bool = True,
+                 use_context: bool = True) -> None:
+        super().__init__()
+        self.spatial = SpatialCognition(dim, heads, num_spatial_layers, dropout, enabled=use_spatial)
+        self.visual = VisualCognition(dim, visual_dim, heads, dropout) if use_visual else None
+        self.context = ContextCognition(dim, context_dim, heads, dropout) if use_context else None
+
+    def forward(self, e: Tensor, boxes: Tensor, box_mask: Tensor, pair_h: Tensor, pair_o: Tensor,
+                f_v: Tensor | None, grid: tuple[int, int], f_c: Tensor | None,
+                return_attention: bool = False) -> ICNOutput:
+        """Run the chain on padded inputs (see :class:`~clhoi.models.pairs.PairLayout`).
+
+        Args:
+            e: ``[B, N, H]`` box embeddings (projected to ``H``).
+            boxes: ``[B, N, 4]`` xyxy in the ``[0, 1]`` frame.
+            box_mask: ``[B, N]`` real detections.
+            pair_h, pair_o: ``[B, M]`` human / object index of each pair slot.
+            f_v: ``[B, L, D_v]`` visual features (needed when visual is on).
+            grid: ``(rows, cols)`` of ``f_v``'s patches.
+            f_c: ``[B, Q, D_c]`` context features (needed when context is on).
+            return_attention: also return head-averaged attention maps.
+        """
+        attentions: dict[str, Tensor] = {}
+        x = self.spatial(e, boxes, box_mask, pair_h, pair_o)  # I_s
+        if self.visual is not None:
+            if f_v is None:
+                raise ValueError("visual cognition is on but no visual features f_v were given")
+            centre = box_cxcywh(union_boxes(_gather(boxes, pair_h).flatten(0, 1), _gather(boxes, pair_o).flatten(0, 1)))
+            x, w = self.visual(x, centre[:, :2].view(*pair_h.shape, 2), f_v, grid, return_attention)  # I_v
+            if w is not None:
+                attentions["visual"] = w
+        if self.context is not None:
+            if f_c is None:
+                raise ValueError("context cognition is on but no context features f_c were given (use_vlt off?)")
+            x, w = self.context(x, f_c, return_attention)  # I_c
+            if w is not None:
+                attentions["context"] = w
+        return ICNOutput(x, attentions)
