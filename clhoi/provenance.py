@@ -111,11 +111,10 @@ def teacher_provenance_from_config(cfg: TeacherConfig, prompts: Mapping[str, str
 def detector_provenance(cfg: DetectorConfig) -> dict[str, Any]:
     """The ``detector`` section: detector id and the boxes it was trained on.
 
-    ``trained_on`` is read from ``cfg.trained_on`` when the config has it
-    (``coco2017`` for the off-the-shelf DETR; ``hicodet`` for a detector
-    fine-tuned on HICO-DET boxes), else ``"unknown"``.
+    ``trained_on`` is ``cfg.trained_on``: ``coco2017`` for the off-the-shelf
+    DETR, ``hicodet`` for a detector fine-tuned on HICO-DET boxes.
     """
-    return {"model": cfg.model, "trained_on": str(getattr(cfg, "trained_on", "unknown") or "unknown")}
+    return {"model": cfg.model, "trained_on": cfg.trained_on or "unknown"}
 
 
 def label_record_provenance(teacher: Mapping[str, Any]) -> dict[str, Any]:
