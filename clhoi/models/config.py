@@ -52,10 +52,11 @@ class ModelConfig:
         learn_logit_scale: train the CLIP-style temperature.
         logit_scale_init: initial temperature (``exp`` of the stored log).
         score_lambda: lambda of Eq. 18 (read by the post-processor).
-        prompt_template: text prompt for an HOI, with ``{verb}`` and
-            ``{object}`` placeholders.
-        verb_template: text prompt for a verb alone (``{verb}``), used for
-            teacher verbs and open-vocabulary labels without an object.
+        prompt_template: text prompt for an HOI, with ``{verb}`` (filled with
+            the gerund, "riding") and ``{object}`` (with its article, "a
+            bicycle") placeholders; see ``clhoi.labelset.hoi_prompt``.
+        verb_template: text prompt for a verb alone (``{verb}``); see
+            ``clhoi.labelset.verb_prompt``.
     """
 
     clip: str = "openai/clip-vit-base-patch16"

@@ -15,16 +15,16 @@ from typing import Any
 import torch
 import yaml
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 from torch import Tensor, nn
 
 from clhoi.models.config import ModelConfig
 from clhoi.models.encoders import ClipEncoders, load_clip, preprocess_images
 from clhoi.models.icn import InteractionCognitionNetwork
-from clhoi.models.labels import LabelSet
 from clhoi.models.pairs import PairLayout, layout_pairs
 from clhoi.models.pooling import pool_box_features
 from clhoi.models.vlt import VisualLinguisticTranslator, adapter, load_qformer
+from clhoi.labelset import LabelSet, hoi_prompt, verb_prompt
 from clhoi.structures import Detections, StudentOutput
 
 CONFIG_FILE = "config.yaml"
@@ -82,13 +82,14 @@ class CLHOI(nn.Module):
         return self.encoders.encode_text(texts)
 
     def prompt(self, verb: str, obj: str | None = None) -> str:
-        """The configured prompt for a verb (and object): ``"a photo of a person ride bicycle"``."""
-        template = self.config.prompt_template if obj else self.config.verb_template
-        return " ".join(template.format(verb=verb.replace("_", " "), object=obj or "").split())
+        """The configured prompt of a verb (and object): ``"a photo of a person riding a bicycle"``."""
+        if obj:
+            return hoi_prompt(verb, obj, self.config.prompt_template)
+        return verb_prompt(verb, self.config.verb_template)
 
     def encode_label_set(self, label_set: LabelSet) -> Tensor:
-        """Text embeddings ``[K, D]`` of a label set's prompts."""
-        return self.encode_text(list(label_set.prompts))
+        """Text embeddings ``Y [C, D]`` of a :class:`~clhoi.labelset.LabelSet`'s texts (Eq. 17)."""
+        return self.encode_text(list(label_set.texts))
 
     # ------------------------------------------------------------------ forward
     def forward(self, detections: list[Detections], pixel_values: Tensor | None = None,
@@ -202,8 +203,7 @@ class CLHOI(nn.Module):
         self.encoders.save_architecture(directory / "clip")
         if self.vlt is not None:
             self.vlt.qformer.config.save_pretrained(directory / "qformer")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, directory / WEIGHTS_FILE, metadata={"format": "pt", "clhoi": "CLHOI"})
+        save_model(self, str(directory / WEIGHTS_FILE), metadata={"format": "pt", "clhoi": "CLHOI"})
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "CLHOI":
@@ -220,7 +220,7 @@ class CLHOI(nn.Module):
         if not (directory / "clip").is_dir():
             raise FileNotFoundError(f"{directory / 'clip'} does not exist; write checkpoints with CLHOI.save_pretrained")
         model = _assemble(cfg, str(directory / "clip"), str(directory / "qformer"), weights=False)
-        missing, unexpected = model.load_state_dict(load_file(weights, device=str(map_location)), strict=False)
+        missing, unexpected = load_model(model, str(weights), strict=False)
         if missing or unexpected:
             raise ValueError(f"{weights} does not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
         return model.to(map_location)
