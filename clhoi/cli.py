@@ -44,6 +44,42 @@ def version() -> None:
 # --- commands are added below, one block per stage -------------------------------------
 
 
+# --- teacher report ---
+@app.command("teacher-report")
+def teacher_report_command(
+    labels: Annotated[list[Path], typer.Argument(help="labels.jsonl file(s); several give a side-by-side table")],
+    annotations: Annotated[Path, typer.Option(help="the dataset's ground-truth annotation file")],
+    dataset: Annotated[str, typer.Option(help="hicodet | vcoco | sandbox")] = "hicodet",
+    out: Annotated[Path, typer.Option(help="folder for teacher_report.json and the PNG chart")] = Path(
+        "teacher_report"
+    ),
+    name: Annotated[Optional[list[str]], typer.Option(help="display name per label file, in order")] = None,
+    top: Annotated[int, typer.Option(help="ground-truth interactions in the chart (Fig. 9: 30)")] = 30,
+) -> None:
+    """Measure teacher labels against ground-truth HOIs: precision, recall, Fig. 9 chart."""
+    from clhoi.report.teacher import teacher_report
+
+    if dataset not in ("hicodet", "vcoco", "sandbox"):
+        fail(f"--dataset must be hicodet, vcoco or sandbox, got {dataset!r}")
+    if top < 1:
+        fail("--top must be at least 1")
+    try:
+        report, json_path, png_path = teacher_report(labels, dataset, annotations, out, name, top_n=top)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo(report.table())
+    for q in report.qualities:
+        lines = q.to_dict(top_k=5)
+        typer.echo(f"\n{q.name}: {q.num_images} images; {q.records_without_gt} records not in the annotations, "
+                   f"{q.images_without_labels} annotated images without a record")
+        for title, key in (("hallucinated", "hallucinated"), ("missed", "missed")):
+            items = ", ".join(f"{d['verb']} {d['object']} ({d['count']})" for d in lines[key]) or "none"
+            typer.echo(f"  most {title}: {items}")
+        vocab = ", ".join(f"{d['name']} ({d['count']})" for d in lines["open_vocab"]) or "none"
+        typer.echo(f"  open-vocabulary verbs: {vocab}")
+    typer.echo(f"\nwrote {json_path} and {png_path}")
+
+
 def main() -> None:
     app()
 

@@ -7,7 +7,7 @@ synonym table. HICO-DET uses none (its verbs are verbs a teacher says);
 V-COCO has a short documented one, because its action names are not plain
 verbs (``talk_on_phone``, ``lay``); see ``docs/teacher_report.md``.
 
-Imports only clhoi.vocab.
+Imports only clhoi.vocab (and the sandbox's label space, for ``sandbox``).
 """
 
 from __future__ import annotations
@@ -91,8 +91,7 @@ def report_space(dataset: str, hoi_space: HOILabelSpace | None = None) -> Report
 
     Args:
         dataset: dataset name.
-        hoi_space: the label space to use instead of the dataset's own
-            (required for ``sandbox``, whose space comes from the sandbox world).
+        hoi_space: the label space to use instead of the dataset's own.
     """
     if hoi_space is not None:
         return space_from_hoi(hoi_space)
@@ -101,7 +100,9 @@ def report_space(dataset: str, hoi_space: HOILabelSpace | None = None) -> Report
     if dataset == "vcoco":
         return vcoco_space()
     if dataset == "sandbox":
-        raise ValueError("the sandbox label space comes from the sandbox world; pass hoi_space")
+        from clhoi.sandbox.labels import sandbox_label_space
+
+        return space_from_hoi(sandbox_label_space())
     raise ValueError(f"unknown dataset {dataset!r}; valid: hicodet, vcoco, sandbox")
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image
 
 from clhoi.report.chart import grouped_bar_chart, save_chart
@@ -157,10 +158,16 @@ def read_annotations(dataset: str, path: str | Path) -> list[ImageAnnotation]:
         from clhoi.data.vcoco import read_vcoco
 
         return list(read_vcoco(path))
-    if dataset == "sandbox":
+    if dataset == "sandbox":  # HICO-DET files; classes mapped onto the sandbox's 24
         from clhoi.data.hicodet import read_hicodet
+        from clhoi.sandbox.labels import hicodet_to_sandbox
 
-        return list(read_hicodet(path))  # the sandbox writes HICO-DET's annotation format
+        out = []
+        for a in read_hicodet(path):
+            hoi = a.hoi.clone()
+            hoi[:, 2] = torch.tensor([hicodet_to_sandbox(c) for c in a.hoi[:, 2].tolist()], dtype=torch.long)
+            out.append(replace(a, hoi=hoi))
+        return out
     raise ValueError(f"unknown dataset {dataset!r}; valid: hicodet, vcoco, sandbox")
 
 
