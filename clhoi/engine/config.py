@@ -67,6 +67,8 @@ class TrainConfig:
         save_every: also write a resumable checkpoint every this many steps
             (``0`` = only at the end of each epoch).
         tensorboard: also log to TensorBoard when ``tensorboard`` is installed.
+        strict_annotation_free: in an annotation-free run, refuse ground-truth
+            HOI labels (``False``: only warn; see ``clhoi.provenance``).
     """
 
     epochs: int = 5
@@ -81,6 +83,7 @@ class TrainConfig:
     log_every: int = 10
     save_every: int = 0
     tensorboard: bool = True
+    strict_annotation_free: bool = True
 
     def __post_init__(self) -> None:
         if self.mixed_precision not in ("no", "bf16"):
