@@ -1,0 +1,149 @@
+"""Criterion: weights, masks, empty images, gradients, the target builder."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from clhoi.engine.config import LossConfig
+from clhoi.labelset import object_prompt, verb_prompt
+from clhoi.losses import Criterion, DistillTargets
+from clhoi.structures import LabelRecord, StudentOutput
+from clhoi.targets import build_distill_targets
+
+D = 8
+ALL = {"context": 1.0, "i2t": 1.0, "t2i": 1.0, "soft_relation": 1.0}
+
+
+def _output(pair_image: list[int], b: int, context: bool = True) -> StudentOutput:
+    p = len(pair_image)
+    return StudentOutput(
+        interaction=torch.randn(p, D, requires_grad=True),
+        pair_image=torch.tensor(pair_image, dtype=torch.long),
+        human_idx=torch.zeros(p, dtype=torch.long),
+        object_idx=torch.ones(p, dtype=torch.long),
+        pair_scores=torch.rand(p, 2),
+        object_labels=torch.ones(p, dtype=torch.long),
+        context=torch.randn(b, 4, D, requires_grad=True) if context else None,
+        logit_scale=torch.tensor(10.0),
+    )
+
+
+class _Encoder:
+    """A deterministic text encoder: one random unit vector per distinct text."""
+
+    def __init__(self) -> None:
+        self.table: dict[str, torch.Tensor] = {}
+        self.calls = 0
+
+    def __call__(self, texts: list[str]) -> torch.Tensor:
+        self.calls += 1
+        for t in texts:
+            self.table.setdefault(t, F.normalize(torch.randn(D), dim=0))
+        return torch.stack([self.table[t] for t in texts])
+
+
+def _records() -> list[LabelRecord | None]:
+    return [
+        LabelRecord("a.jpg", "a man rides a horse", [{"verb": "ride", "object": "horse"},
+                                                     {"verb": "feed", "object": "horse"}], ["have", "do"]),
+        LabelRecord("b.jpg", "a man stands", [], [], status="no_action"),
+        None,
+        LabelRecord("d.jpg", "a girl holds a cup", [{"verb": "hold", "object": "cup", "coco": "cup"}], ["say", "go"]),
+    ]
+
+
+def test_targets_builder_encodes_once_and_masks_empty_records() -> None:
+    enc = _Encoder()
+    union = torch.randn(5, D)
+    t = build_distill_targets(_records(), enc, union=union)
+    assert enc.calls == 1
+    assert t.caption.shape == (4, 1, D) and t.caption_mask[:, 0].tolist() == [True, False, False, True]
+    assert t.positive_mask.sum(1).tolist() == [2, 0, 0, 1]
+    assert t.negative_mask.sum(1).tolist() == [2, 0, 0, 2]
+    assert t.sr_mask.sum(1).tolist() == [2, 0, 0, 1]
+    assert torch.allclose(t.positives[0, 1], enc.table[verb_prompt("feed")])
+    assert torch.allclose(t.sr_objects[3, 0], enc.table[object_prompt("cup")])
+    assert torch.equal(t.positives[1], torch.zeros(2, D))
+
+
+def test_criterion_weights_terms_and_total() -> None:
+    torch.manual_seed(1)
+    out = _output([0, 0, 3, 3, 3], 4)
+    targets = build_distill_targets(_records(), _Encoder(), union=torch.randn(5, D))
+    base = Criterion(ALL)(out, targets)
+    weighted = Criterion({"context": 2.0, "i2t": 0.5, "t2i": 1.0, "soft_relation": 3.0})(out, targets)
+    assert set(base) == {"context", "i2t", "t2i", "soft_relation", "total"}
+    for name, w in (("context", 2.0), ("i2t", 0.5), ("soft_relation", 3.0)):
+        assert torch.allclose(weighted[name], w * base[name])
+    assert torch.allclose(weighted["total"], sum(v for k, v in weighted.items() if k != "total"))
+    only_sr = Criterion({"soft_relation": 1.0})(out, targets)
+    assert set(only_sr) == {"soft_relation", "total"}
+
+
+def test_gradients_reach_interaction_and_context() -> None:
+    out = _output([0, 0, 3, 3, 3], 4)
+    targets = build_distill_targets(_records(), _Encoder(), union=torch.randn(5, D))
+    Criterion(ALL)(out, targets)["total"].backward()
+    assert out.interaction.grad is not None and out.interaction.grad.abs().sum() > 0
+    assert out.context.grad is not None and out.context.grad.abs().sum() > 0
+    assert torch.isfinite(out.interaction.grad).all() and torch.isfinite(out.context.grad).all()
+
+
+@pytest.mark.parametrize("pair_image", [[], [1, 1, 2]])
+def test_no_nan_when_no_image_has_both_pairs_and_positives(pair_image: list[int]) -> None:
+    # images 1 and 2 have no positives; with [] there are no pairs at all
+    out = _output(pair_image, 4)
+    targets = build_distill_targets(_records(), _Encoder(), union=torch.randn(len(pair_image), D))
+    losses = Criterion(ALL)(out, targets)
+    for name in ("i2t", "t2i", "soft_relation"):
+        assert losses[name].item() == 0.0
+    assert torch.isfinite(losses["total"])
+    losses["total"].backward()
+    assert torch.isfinite(out.context.grad).all()
+    if pair_image:
+        assert torch.isfinite(out.interaction.grad).all()
+
+
+def test_all_records_empty_gives_zero_and_graph() -> None:
+    out = _output([0, 1], 2)
+    targets = build_distill_targets([None, None], _Encoder(), union=torch.randn(2, D))
+    losses = Criterion(ALL)(out, targets)
+    assert losses["total"].item() == 0.0 and losses["total"].requires_grad
+
+
+def test_padding_does_not_change_the_losses() -> None:
+    out = _output([0, 0, 1], 2)
+    targets = build_distill_targets([_records()[0], _records()[3]], _Encoder(), union=torch.randn(3, D))
+    padded = DistillTargets(
+        **{k: v for k, v in targets.__dict__.items()
+           if k not in ("positives", "positive_mask", "negatives", "negative_mask")},
+        positives=torch.cat([targets.positives, torch.randn(2, 3, D)], 1),
+        positive_mask=torch.cat([targets.positive_mask, torch.zeros(2, 3, dtype=torch.bool)], 1),
+        negatives=torch.cat([targets.negatives, torch.randn(2, 1, D)], 1),
+        negative_mask=torch.cat([targets.negative_mask, torch.zeros(2, 1, dtype=torch.bool)], 1),
+    )
+    a, b = Criterion(ALL)(out, targets), Criterion(ALL)(out, padded)
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=1e-6)
+
+
+def test_missing_inputs_name_the_weight_to_zero() -> None:
+    out = _output([0, 1], 2, context=False)
+    targets = build_distill_targets([_records()[0], _records()[3]], _Encoder())
+    with pytest.raises(ValueError, match="loss.context=0"):
+        Criterion(ALL)(out, targets)
+    with pytest.raises(ValueError, match="loss.soft_relation=0"):
+        Criterion({"i2t": 1.0, "soft_relation": 1.0})(out, targets)
+    with pytest.raises(ValueError, match="loss.supervised=0"):
+        Criterion({"supervised": 1.0})(out, targets)
+    with pytest.raises(ValueError, match="valid"):
+        Criterion({"contxt": 1.0})
+
+
+def test_from_config_reads_every_field() -> None:
+    cfg = LossConfig(context=0.0, supervised=2.0, temperature=0.5, sr_label_mode="cosine", focal_gamma=2.0)
+    crit = Criterion.from_config(cfg)
+    assert crit.weights["context"] == 0.0 and crit.weights["supervised"] == 2.0
+    assert crit.temperature == 0.5 and crit.sr_label_mode == "cosine" and crit.focal_gamma == 2.0
+    with pytest.raises(ValueError, match="sr_label_mode"):
+        LossConfig(sr_label_mode="softmax")
