@@ -260,7 +260,7 @@ def check_annotation_free(
     cfg: ExperimentConfig,
     labels: Iterable[Any] = (),
     detector: Mapping[str, Any] | None = None,
-    strict: bool = True,
+    strict: bool | None = None,
 ) -> list[str]:
     """Guard an annotation-free run against ground-truth HOI labels.
 
@@ -275,7 +275,8 @@ def check_annotation_free(
         labels: the label records training will read.
         detector: the detector provenance; defaults to :func:`detector_provenance`
             of ``cfg.detector``.
-        strict: raise instead of warning on ground-truth HOI labels.
+        strict: raise instead of warning on ground-truth HOI labels; defaults
+            to ``cfg.train.strict_annotation_free`` (True unless switched off).
 
     Returns:
         Warnings, one sentence each, for the caller to print or log.
@@ -297,6 +298,8 @@ def check_annotation_free(
             f"{len(gt_images)} label record(s) were made from ground-truth HOIs (teacher id '{GROUND_TRUTH_PREFIX}...', "
             f"e.g. {gt_images[0]!r}); label the images with a teacher (clhoi label) or set supervision=full"
         )
+    if strict is None:
+        strict = cfg.train.strict_annotation_free
     if problems and strict:
         raise AnnotationFreeError("strict annotation-free mode: " + "; ".join(problems))
     warnings = [f"not annotation-free: {p}" for p in problems]

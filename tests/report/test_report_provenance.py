@@ -84,6 +84,8 @@ def test_strict_mode_refuses_ground_truth_training_annotations():
         check_annotation_free(cfg)
     warnings = check_annotation_free(cfg, strict=False)
     assert len(warnings) == 1 and "not annotation-free" in warnings[0]
+    relaxed = apply_overrides(cfg, ["train.strict_annotation_free=false"])
+    assert check_annotation_free(relaxed) == warnings
     assert check_annotation_free(cfg_with("supervision=full", "data.train_annotations=x.json")) == []
 
 
