@@ -4,6 +4,7 @@ A checkpoint is a directory::
 
     config.yaml          the full ExperimentConfig (clhoi.config.save_config)
     model.safetensors    the student's state dict
+    clip/, qformer/      architecture files of the frozen parts (``CLHOI.save_pretrained``)
     provenance.json      where it came from (code version, config hash, teacher, ...)
     trainer_state.pt     resumable state: optimizer, scheduler, RNG, epoch, step (training only)
 
@@ -118,8 +119,11 @@ def save_checkpoint(
     old = final.with_name(f".{final.name}.old")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    save_config(cfg, tmp / CONFIG_FILE)
-    _save_safetensors_model(model, str(tmp / MODEL_FILE))
+    if hasattr(model, "save_pretrained"):  # the student: weights + CLIP / Q-Former architecture files
+        model.save_pretrained(tmp)
+    else:
+        _save_safetensors_model(model, str(tmp / MODEL_FILE))
+    save_config(cfg, tmp / CONFIG_FILE)  # the full experiment config (the model reads its ``model:`` section)
     (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance or {}, indent=2, default=str), encoding="utf-8")
     if state is not None:
         torch.save(state.__dict__, tmp / STATE_FILE)
@@ -216,14 +220,17 @@ def config_differences(a: ExperimentConfig, b: ExperimentConfig, sections: tuple
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ExperimentConfig]:
-    """Build the student from a checkpoint's own config and load its weights.
+    """Build the student from a checkpoint's own files (nothing is downloaded) and load its weights.
 
     Returns:
         ``(model in eval mode on device, the checkpoint's ExperimentConfig)``.
     """
-    from clhoi.models import build_student
+    from clhoi.models.student import CLHOI
 
+    path = resolve_checkpoint(path)
     cfg = load_checkpoint_config(path)
-    model = build_student(cfg.model)
-    load_weights(model, path)
+    try:
+        model = CLHOI.from_pretrained(path)
+    except (ValueError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint {path} does not match its config.yaml: {str(e)[:400]}") from None
     return model.to(device).eval(), cfg

@@ -1,0 +1,149 @@
+"""Assemble what a training run needs from its config: data, model, criterion, provenance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from clhoi.config import ExperimentConfig
+from clhoi.data.labels import HOIDataset, select_training_records
+from clhoi.engine.sources import (
+    InputError,
+    eval_label_set,
+    open_cache,
+    read_detections,
+    read_ground_truth,
+    read_label_records,
+)
+from clhoi.labelset import LabelSet
+from clhoi.structures import ImageAnnotation, LabelRecord
+
+DISTILL_TERMS = ("context", "i2t", "t2i", "soft_relation")
+
+
+@dataclass
+class TrainingParts:
+    """The objects a training run is made of.
+
+    Attributes:
+        model: the student (wrapped by accelerate for DDP once prepared).
+        criterion: the weighted loss terms (:class:`clhoi.losses.Criterion`).
+        dataset: the training images; ``None`` when ``train.epochs == 0``.
+        provenance: written into every checkpoint.
+        notes: warnings for the log (dropped records, guard warnings).
+        distill: any distillation term is on (teacher targets are built).
+        needs_union: the soft-relation term is on (union-crop embeddings are needed).
+        label_set: the classes of the supervised loss, or None (annotation-free).
+    """
+
+    model: nn.Module
+    criterion: nn.Module
+    dataset: HOIDataset | None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    distill: bool = True
+    needs_union: bool = True
+    label_set: LabelSet | None = None
+
+
+class PreprocessOne:
+    """PIL image -> ``[3, S, S]`` with the student's CLIP processor (picklable for loader workers)."""
+
+    def __init__(self, processor: Any, size: int) -> None:
+        self.processor, self.size = processor, size
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        from clhoi.models.encoders import preprocess_images
+
+        return preprocess_images([image], self.processor, self.size)[0]
+
+
+def check_label_source(cfg: ExperimentConfig, records: list[LabelRecord]) -> list[str]:
+    """The single place where the label source of a run is checked (strict annotation-free mode).
+
+    Returns:
+        warnings to log. Raises when an annotation-free run would read ground-truth HOIs.
+    """
+    from clhoi.provenance import check_annotation_free
+
+    return check_annotation_free(cfg, records)
+
+
+def run_provenance(cfg: ExperimentConfig, records: list[LabelRecord] | None) -> dict[str, Any]:
+    """The provenance written into the run's checkpoints."""
+    from clhoi.provenance import labels_provenance
+    from clhoi.provenance import run_provenance as build
+
+    labels = labels_provenance(cfg.data.labels, records) if records is not None else None
+    return build(cfg, labels=labels)
+
+
+def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") -> TrainingParts:
+    """Read the inputs, build model and criterion, and assemble the training dataset.
+
+    Raises:
+        InputError / CacheError / AnnotationFreeError: an input is missing, empty,
+            stale or not allowed, with the fix in the message.
+    """
+    from clhoi.losses import Criterion
+    from clhoi.models.student import build_student
+
+    w = cfg.loss
+    distill = any(getattr(w, t) != 0 for t in DISTILL_TERMS)
+    supervised = w.supervised != 0
+    if supervised and cfg.supervision != "full":
+        raise InputError("loss.supervised is non-zero in an annotation-free run; set supervision=full or loss.supervised=0")
+    if not distill and not supervised:
+        raise InputError("every loss weight is 0; set at least one of loss.context/i2t/t2i/soft_relation/supervised")
+    needs_data = cfg.train.epochs > 0
+    notes: list[str] = []
+    records: list[LabelRecord] | None = None
+    annotations: list[ImageAnnotation] | None = None
+    if needs_data and (distill or cfg.data.labels):
+        selection = select_training_records(read_label_records(cfg))
+        records = selection.records
+        notes.append(selection.summary())
+        if not records:
+            raise InputError(f"{cfg.data.labels}: no usable label records ({selection.summary()}); "
+                             "check the teacher output (status, verbs)")
+    notes += check_label_source(cfg, records or [])
+    if needs_data and supervised:
+        annotations = read_ground_truth(cfg.data.dataset, cfg.data.train_annotations, "data.train_annotations")
+
+    model = build_student(cfg.model).to(device)
+    criterion = Criterion.from_config(cfg.loss)
+    dataset = None
+    if needs_data:
+        if annotations is not None:
+            names = [a.file_name for a in annotations]
+        else:
+            names = [r.image for r in records]  # type: ignore[union-attr]
+        cache = open_cache(cfg, "train") if cfg.data.cache_dir else None
+        dets = None if cache is not None else read_detections(cfg, "train")
+        needs_union = w.soft_relation != 0
+        union_cached = cache is not None and bool(cache.meta.get("union_crops"))
+        dataset = HOIDataset(
+            names,
+            image_root=cfg.data.image_root,
+            detections=dets,
+            cache=cache,
+            records={r.image: r for r in records} if records is not None else None,
+            annotations={a.file_name: a for a in annotations} if annotations is not None else None,
+            transform=PreprocessOne(model.encoders.image_processor, cfg.model.image_size),
+            load_images=needs_union and not union_cached,
+        )
+        if len(dataset) == 0:
+            raise InputError("the training set is empty; check data.labels / data.train_annotations")
+    return TrainingParts(
+        model=model,
+        criterion=criterion,
+        dataset=dataset,
+        provenance=run_provenance(cfg, records),
+        notes=notes,
+        distill=distill,
+        needs_union=w.soft_relation != 0,
+        label_set=eval_label_set(cfg) if supervised else None,
+    )

@@ -1,0 +1,151 @@
+"""Reading a run's inputs named in the config, each failing early with an actionable message.
+
+Shared by ``train``, ``cache``, ``eval`` and ``predict``: teacher labels,
+ground truth, detections files, the feature cache and the label set scored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from clhoi.config import ExperimentConfig
+from clhoi.engine.feature_store import CacheError, FeatureCache
+from clhoi.labelset import LabelSet
+from clhoi.structures import Detections, ImageAnnotation, LabelRecord
+
+SPLITS = ("train", "test")
+
+
+class InputError(ValueError):
+    """An input file named by the config is missing, empty or unreadable."""
+
+
+def _need(path: str, what: str, key: str) -> Path:
+    if not path:
+        raise InputError(f"{what} is not set; set {key}=PATH in the config or on the command line")
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} {p} does not exist (config key {key})")
+    return p
+
+
+def read_label_records(cfg: ExperimentConfig) -> list[LabelRecord]:
+    """All records of ``data.labels`` (the teacher label store)."""
+    from clhoi.teacher.store import read_labels
+
+    path = _need(cfg.data.labels, "the teacher label file", "data.labels")
+    records = read_labels(path)
+    if not records:
+        raise InputError(f"the teacher label file {path} is empty; run `clhoi label` first")
+    return records
+
+
+def read_ground_truth(dataset: str, path: str, key: str) -> list[ImageAnnotation]:
+    """Ground truth of a split in the dataset's official format (sandbox: HICO-DET format)."""
+    p = _need(path, f"the {dataset} annotation file", key)
+    if dataset in ("hicodet", "sandbox"):
+        from clhoi.data.hicodet import read_hicodet
+
+        images = read_hicodet(p)
+    elif dataset == "vcoco":
+        from clhoi.data.vcoco import read_vcoco
+
+        images = read_vcoco(p)
+    else:
+        raise InputError(f"unknown dataset {dataset!r}; valid: hicodet, vcoco, sandbox")
+    if not images:
+        raise InputError(f"the annotation file {p} holds no images")
+    return images
+
+
+def read_detections(cfg: ExperimentConfig, split: str) -> dict[str, Detections]:
+    """The detections file of ``split`` as ``{file name: Detections}``, filtered as UPT does.
+
+    The detector section's thresholds and per-image limits are applied here
+    (``clhoi.detect.filter.filter_detections``); a missing ``image_size`` is
+    read from the image file's header.
+    """
+    from clhoi.detect.files import load_detections
+    from clhoi.detect.filter import filter_detections
+
+    key = f"data.detections_{split}"
+    p = _need(getattr(cfg.data, f"detections_{split}"), "the detections file", key)
+    dets = load_detections(p)
+    if not dets:
+        raise InputError(f"the detections file {p} is empty")
+    d = cfg.detector
+    out = {}
+    for name, det in dets.items():
+        det = filter_detections(det, d.score_threshold, d.nms_threshold, d.min_humans, d.max_humans,
+                                d.min_objects, d.max_objects)
+        if det.image_size is None:
+            det.image_size = image_size(Path(cfg.data.image_root) / name)
+        out[name] = det
+    return out
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(height, width)`` of an image file, from its header."""
+    from PIL import Image
+
+    if not path.is_file():
+        raise InputError(f"image {path} does not exist; check data.image_root")
+    with Image.open(path) as im:
+        return im.height, im.width
+
+
+def cache_key(cfg: ExperimentConfig, split: str) -> dict[str, Any]:
+    """What the cached features depend on; a cache made with another key is refused."""
+    m, d = cfg.model, cfg.detector
+    return {
+        "split": split,
+        "dataset": cfg.data.dataset,
+        "clip": m.clip,
+        "clip_feature_layer": m.clip_feature_layer,
+        "image_size": m.image_size,
+        "detector": d.model,
+        "score_threshold": d.score_threshold,
+        "nms_threshold": d.nms_threshold,
+        "limits": [d.min_humans, d.max_humans, d.min_objects, d.max_objects],
+        "detections_file": cfg.data.detections_train if split == "train" else cfg.data.detections_test,
+    }
+
+
+def cache_dir(cfg: ExperimentConfig, split: str) -> Path:
+    if not cfg.data.cache_dir:
+        raise InputError("data.cache_dir is not set; set data.cache_dir=DIR to build or use a feature cache")
+    if split not in SPLITS:
+        raise InputError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    return Path(cfg.data.cache_dir) / split
+
+
+def open_cache(cfg: ExperimentConfig, split: str) -> FeatureCache:
+    """The feature cache of ``split``, checked against the config.
+
+    Raises:
+        CacheError: missing, made with other settings, or unfinished.
+    """
+    directory = cache_dir(cfg, split)
+    cache = FeatureCache(directory)
+    want, have = cache_key(cfg, split), cache.meta.get("key", {})
+    diff = [f"{k}: cache has {have.get(k)!r}, config has {v!r}" for k, v in want.items() if have.get(k) != v]
+    if diff:
+        raise CacheError(f"the feature cache {directory} was made with other settings ({'; '.join(diff)}); "
+                         f"rebuild it with `clhoi cache CONFIG --split {split}` or point data.cache_dir elsewhere")
+    if not cache.meta.get("complete", False):
+        raise CacheError(f"the feature cache {directory} is unfinished ({len(cache)} of {cache.meta.get('images')} "
+                         f"images); rerun `clhoi cache CONFIG --split {split}` to complete it")
+    return cache
+
+
+def eval_label_set(cfg: ExperimentConfig, dataset: str | None = None, verbs: list[str] | None = None) -> LabelSet:
+    """The classes scored: the dataset's (HICO-DET 600, V-COCO 29) or the user's verbs."""
+    if verbs:
+        return LabelSet.verbs(verbs, cfg.model.verb_template)
+    name = dataset or cfg.data.dataset
+    if name in ("hicodet", "sandbox"):
+        return LabelSet.hicodet(cfg.model.prompt_template)
+    if name == "vcoco":
+        return LabelSet.vcoco(cfg.model.verb_template)
+    raise InputError(f"unknown dataset {name!r}; valid: hicodet, vcoco")
