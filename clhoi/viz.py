@@ -103,8 +103,8 @@ def draw_predictions(
 
 
 def _jet(values: np.ndarray) -> np.ndarray:
-    """``[H, W]`` in [0, 1] -> ``[H, W, 3]`` uint8, a jet-like colour map."""
-    v = np.clip(values, 0.0, 1.0)[..., None]
+    """``[H, W]`` in [0, 1] -> ``[H, W, 3]`` uint8, a jet-like colour map (0: blue, 1: red)."""
+    v = 0.1 + 0.8 * np.clip(values, 0.0, 1.0)[..., None]  # the bright part of jet
     rgb = np.clip(1.5 - np.abs(4.0 * v - np.array([3.0, 2.0, 1.0])), 0.0, 1.0)
     return (rgb * 255).astype(np.uint8)
 
