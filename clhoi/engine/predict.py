@@ -1,0 +1,167 @@
+"""``clhoi predict``: a trained student on the user's own photos.
+
+Per image: detect (the config's detector, or a detections file), run the
+student, score against the dataset's classes or the user's verbs (Eq. 18), and
+write ``<stem>.json`` (the triplets) and ``<stem>.png`` (boxes, pair lines,
+labels with scores); with ``attention`` also ``<stem>_attention.png``, the
+visual-cognition attention of the best triplet (Fig. 8).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from clhoi.data.labels import load_rgb
+from clhoi.engine.checkpoint import load_model
+from clhoi.engine.sources import InputError, eval_label_set
+from clhoi.labelset import LabelSet
+from clhoi.postprocess import PostProcess
+from clhoi.structures import Detections, Predictions
+from clhoi.vocab import COCO_CLASSES
+
+
+@dataclass
+class ImagePrediction:
+    """What ``predict`` produced for one image.
+
+    Attributes:
+        image: the input path.
+        predictions: the kept triplets (boxes in the image's pixels).
+        triplets: the JSON-ready triplets (``human``, ``object`` boxes, ``interaction``, ``score``).
+        json_path, png_path: the files written.
+        attention_path: the attention overlay, when asked for.
+    """
+
+    image: Path
+    predictions: Predictions
+    triplets: list[dict[str, Any]]
+    json_path: Path
+    png_path: Path
+    attention_path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def triplets_json(pred: Predictions, label_set: LabelSet) -> list[dict[str, Any]]:
+    """Readable triplets: boxes (xyxy pixels), object name, interaction name, score; best first."""
+    out = []
+    for (h, o), c, s in zip(pred.pairs.tolist(), pred.classes.tolist(), pred.scores.tolist()):
+        out.append({
+            "human_box": [round(v, 2) for v in pred.boxes[h].tolist()],
+            "object_box": [round(v, 2) for v in pred.boxes[o].tolist()] if o >= 0 else None,
+            "object": COCO_CLASSES[int(pred.labels[o])] if o >= 0 else None,
+            "interaction": label_set.names[c],
+            "class_index": c,
+            "score": round(float(s), 4),
+            "human_idx": h,
+            "object_idx": o,
+        })
+    return out
+
+
+def predict(
+    images: list[str | Path],
+    checkpoint: str | Path,
+    out_dir: str | Path = "predictions",
+    verbs: list[str] | None = None,
+    dataset: str | None = None,
+    detections: str | Path | None = None,
+    attention: bool = False,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    device: str | None = None,
+) -> list[ImagePrediction]:
+    """Detect HOIs in images with a trained checkpoint.
+
+    Args:
+        images: image files.
+        checkpoint: a checkpoint directory (``clhoi train`` output).
+        out_dir: folder for the JSON and PNG files.
+        verbs: score these verbs (open vocabulary) instead of the dataset's classes.
+        dataset: the label set when ``verbs`` is None (default: the checkpoint's dataset).
+        detections: a detections file with entries for the images (by file name);
+            default: run the config's detector (``detector.model``).
+        attention: also write the Fig. 8 style attention overlay of the best triplet.
+        threshold: keep triplets scoring at least this (default ``eval.predict_threshold``).
+        top_k: keep at most this many triplets per image (default ``eval.predict_top_k``).
+        device: default CUDA when available.
+
+    Returns:
+        one :class:`ImagePrediction` per image, in input order.
+    """
+    paths = [Path(p) for p in images]
+    for p in paths:
+        if not p.is_file():
+            raise InputError(f"image {p} does not exist")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model, cfg = load_model(checkpoint, device)
+    label_set = eval_label_set(cfg, dataset, verbs)
+    threshold = cfg.eval.predict_threshold if threshold is None else threshold
+    top_k = cfg.eval.predict_top_k if top_k is None else top_k
+    post = PostProcess(score_lambda=cfg.model.score_lambda, top_k=top_k, min_score=threshold)
+    detect = _detections_source(cfg, detections, device)
+    text = model.encode_text(list(label_set.texts))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    from clhoi.viz import draw_attention, draw_predictions
+
+    results = []
+    for path in paths:
+        image = load_rgb(path)
+        det = detect(path, image).to(device)
+        with torch.no_grad():
+            output = model([det], pixel_values=model.preprocess([image]).to(device), return_attention=attention)
+        pred = post(output, [det], [path.name], text, label_set)[0]
+        triplets = triplets_json(pred, label_set)
+        stem = out / path.stem
+        json_path, png_path = stem.with_suffix(".json"), stem.with_suffix(".png")
+        json_path.write_text(json.dumps({"image": str(path), "label_set": label_set.name, "triplets": triplets},
+                                        indent=2), encoding="utf-8")
+        draw_predictions(image, pred, label_set.names, top_k=top_k, min_score=threshold).save(png_path)
+        att_path = None
+        if attention and len(pred.scores) and output.attentions and "visual" in output.attentions:
+            h, o = (int(v) for v in pred.pairs[0].tolist())
+            sel = output.human_idx == h
+            if o >= 0:
+                sel &= output.object_idx == o
+            row = sel.nonzero()
+            if row.numel():
+                att = output.attentions["visual"][int(row[0, 0])]
+                att_path = out / f"{path.stem}_attention.png"
+                boxes = pred.boxes[[h] + ([o] if o >= 0 else [])]
+                draw_attention(image, att, model.grid, boxes=boxes).save(att_path)
+        results.append(ImagePrediction(path, pred, triplets, json_path, png_path, att_path))
+    return results
+
+
+def _detections_source(cfg: Any, detections: str | Path | None, device: str):
+    """A function ``(path, image) -> Detections``: from a file, or the config's detector."""
+    if detections is not None:
+        from clhoi.detect.files import load_detections
+        from clhoi.detect.filter import filter_detections
+
+        p = Path(detections)
+        if not p.is_file():
+            raise InputError(f"detections file {p} does not exist")
+        table = load_detections(p)
+        d = cfg.detector
+
+        def from_file(path: Path, image: Any) -> Detections:
+            det = table.get(path.name, table.get(str(path)))
+            if det is None:
+                raise InputError(f"{p} has no detections for {path.name}; run the detector on it or drop --detections")
+            det = filter_detections(det, d.score_threshold, d.nms_threshold, d.min_humans, d.max_humans,
+                                    d.min_objects, d.max_objects)
+            if det.image_size is None:
+                det.image_size = (image.height, image.width)
+            return det
+
+        return from_file
+    from clhoi.detect.detector import Detector
+
+    detector = Detector.from_pretrained(cfg.detector.model, cfg.detector, device)
+    return lambda path, image: detector.detect([image])[0]
