@@ -80,6 +80,31 @@ def teacher_report_command(
     typer.echo(f"\nwrote {json_path} and {png_path}")
 
 
+# --- evaluators ---
+@app.command("evaluate")
+def evaluate_command(
+    dataset: Annotated[str, typer.Option(help="hicodet | vcoco")],
+    annotations: Annotated[Path, typer.Option(help="test annotations (HICO-DET: any layout; V-COCO: vcoco_test.json or test_vcoco.json)")],
+    predictions: Annotated[Path, typer.Option(help="predictions JSON: a list of {file_name, boxes, labels, hoi} records (docs/evaluation.md)")],
+    out: Annotated[Optional[Path], typer.Option(help="write the metrics (and per-class APs) as JSON here")] = None,
+    coco_instances: Annotated[Optional[Path], typer.Option(help="COCO instances file (official V-COCO layout only)")] = None,
+) -> None:
+    """Score HOI predictions with the official HICO-DET or V-COCO protocol (docs/evaluation.md)."""
+    from rich.console import Console
+
+    from clhoi.eval.run import DATASETS, evaluate_files, metrics_table
+
+    if dataset not in DATASETS:
+        fail(f"--dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    try:
+        result = evaluate_files(dataset, annotations, predictions, coco_instances, out)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    Console().print(metrics_table(result))
+    if out is not None:
+        typer.echo(f"wrote {out}")
+
+
 def main() -> None:
     app()
 

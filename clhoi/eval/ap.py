@@ -1,0 +1,104 @@
+"""Average precision, integrated the way each benchmark's official code integrates it.
+
+* HICO-DET (ywchao/ho-rcnn ``VOCevaldet_bboxpair.m``): 11-point interpolated AP,
+  ``ap = sum_t max(prec[rec >= t]) / 11`` for ``t = 0:0.1:1``. The thresholds are
+  MATLAB's colon operator values, which are *not* ``np.arange(0, 1.1, 0.1)``:
+  MATLAB fills the second half from the right end (``1 - k * 0.1``), so its 0.6 and
+  0.7 are the doubles nearest 0.6 and 0.7, while ``np.arange`` gives
+  0.6000000000000001 and 0.7000000000000001. A class whose recall reaches exactly
+  0.6 or 0.7 (e.g. 3 of 5 ground truths) scores differently in the two.
+* V-COCO (s-gupta/v-coco ``vsrl_eval.py`` ``voc_ap``): the VOC2010+ all-point AP,
+  the area under the precision envelope at every recall change.
+
+Both take recall and precision in *descending score order*, as the official code
+builds them (``cumsum(tp) / npos`` and ``cumsum(tp) / (cumsum(tp) + cumsum(fp))``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
+    """The values of MATLAB's ``start:step:stop`` for a positive step, bit for bit.
+
+    MATLAB computes the first half as ``start + k * step`` and the second half as
+    ``stop - (n - k) * step`` (the midpoint of an even count as ``(start + stop) / 2``),
+    so both ends are exact.
+
+    Returns:
+        ``[n + 1]`` float64.
+    """
+    n = int(np.floor((stop - start) / step + 1e-10))
+    out = np.empty(n + 1, dtype=np.float64)
+    for k in range(n + 1):
+        if 2 * k < n:
+            out[k] = start + k * step
+        elif 2 * k > n:
+            out[k] = stop - (n - k) * step
+        else:
+            out[k] = (start + stop) / 2
+    return out
+
+
+ELEVEN_POINTS: np.ndarray = matlab_colon(0.0, 0.1, 1.0)
+"""The 11 recall thresholds of ho-rcnn's ``for t = 0:0.1:1`` as MATLAB computes them."""
+
+
+def precision_recall(tp: np.ndarray, num_gt: int) -> tuple[np.ndarray, np.ndarray]:
+    """Recall and precision after each detection, as ``VOCevaldet_bboxpair.m`` computes them.
+
+    Args:
+        tp: ``[D]`` bool, true positives in descending score order (the rest are false positives).
+        num_gt: number of ground-truth instances of the class (``npos``).
+
+    Returns:
+        ``(rec, prec)``, each ``[D]`` float64. ``rec`` is NaN everywhere when ``num_gt == 0``
+        (MATLAB's ``0 / 0``).
+    """
+    tp_cum = np.cumsum(tp, dtype=np.float64)
+    fp_cum = np.cumsum(~tp, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rec = tp_cum / float(num_gt)
+    prec = tp_cum / (fp_cum + tp_cum)
+    return rec, prec
+
+
+def ap_11_point(rec: np.ndarray, prec: np.ndarray) -> float:
+    """HICO-DET's 11-point interpolated AP (ho-rcnn ``VOCevaldet_bboxpair.m``).
+
+    ``p(t) = max(prec[rec >= t])`` (0 when no detection reaches ``t``, and when ``rec``
+    is NaN, i.e. the class has no ground truth), summed as ``ap = ap + p / 11`` in
+    threshold order like the MATLAB loop.
+
+    Args:
+        rec: ``[D]`` float64 recall in descending score order (non-decreasing).
+        prec: ``[D]`` float64 precision, same order.
+    """
+    if rec.size == 0 or np.isnan(rec[-1]):
+        return 0.0
+    # max over the suffix where rec >= t: a reversed running max of prec
+    suffix_max = np.maximum.accumulate(prec[::-1])[::-1]
+    first = np.searchsorted(rec, ELEVEN_POINTS, side="left")  # first index with rec >= t
+    ap = 0.0
+    for i in first.tolist():
+        p = float(suffix_max[i]) if i < rec.size else 0.0
+        ap = ap + p / 11
+    return ap
+
+
+def ap_voc(rec: np.ndarray, prec: np.ndarray) -> float:
+    """V-COCO's all-point AP (``vsrl_eval.py`` ``voc_ap``, the VOC2010+ definition).
+
+    Sentinels ``(0, 0)`` and ``(1, 0)`` are added, precision is made monotone
+    (the envelope), and ``sum(delta recall * precision)`` is taken where recall changes.
+
+    Args:
+        rec: ``[D]`` recall in descending score order.
+        prec: ``[D]`` precision, same order.
+    """
+    mrec = np.concatenate(([0.0], rec, [1.0]))
+    mpre = np.concatenate(([0.0], prec, [0.0]))
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    i = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))

@@ -1,0 +1,236 @@
+"""HICO-DET mAP (Full / Rare / Non-rare; Default and Known-Object), to the official rules.
+
+The official evaluation is ywchao/ho-rcnn ``evaluation/eval_one.m`` +
+``VOCevaldet_bboxpair.m``. Per HOI class, over all test images:
+
+* detections are visited in descending score order (MATLAB's stable ``sort``:
+  ties keep image order, then the order within the image);
+* a detection picks the ground-truth pair of its class and image with the
+  largest ``min(IoU_human, IoU_object)`` (the first on ties), boxes compared with
+  the ``+1`` pixel convention; it is a true positive when that overlap is
+  ``>= 0.5`` and the pair is not taken yet, otherwise a false positive;
+* ``npos`` counts every ground-truth pair of the class; AP is 11-point
+  interpolated (:func:`clhoi.eval.ap.ap_11_point`);
+* mAP is the mean over all 600 classes (a class without ground truth scores 0);
+  Rare / Non-rare are the means over the 138 / 462 classes of the split.
+
+Known-Object keeps, for each class, only the images whose ground truth contains
+the class's object category. docs/evaluation.md lists every rule, with sources,
+and where the popular ports differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from clhoi import vocab
+from clhoi.eval.ap import ap_11_point, precision_recall
+from clhoi.eval.gather import PredictionCollector
+from clhoi.eval.matching import box_iou_inclusive, expand_groups, first_hits, segment_first_argmax
+from clhoi.structures import ImageAnnotation, Predictions
+
+
+@dataclass
+class SettingResult:
+    """Per-class AP of one evaluation setting and its means (all fractions in [0, 1]).
+
+    Attributes:
+        ap: ``[C]`` float64 AP of each HOI class.
+        recall: ``[C]`` float64 recall after the last detection (ho-rcnn's ``REC``:
+            0 without detections, NaN for a class without ground truth but with detections).
+        full: mean AP over all ``C`` classes (the official mAP).
+        rare: mean AP over the rare classes.
+        non_rare: mean AP over the non-rare classes.
+        full_with_gt: mean AP over the classes that have ground truth (what the
+            DETR-style ports report; equals ``full`` on the HICO-DET test set).
+    """
+
+    ap: np.ndarray
+    recall: np.ndarray
+    full: float
+    rare: float
+    non_rare: float
+    full_with_gt: float
+
+
+@dataclass
+class HICODetResult:
+    """HICO-DET evaluation output.
+
+    Attributes:
+        default: the Default setting (all test images for every class).
+        known_object: the Known-Object setting.
+        num_gt: ``[C]`` int64 ground-truth pairs per class.
+        rare: ``[C]`` bool, rare classes.
+        class_names: ``C`` names (``"ride bicycle"``).
+        num_images: images in the ground truth.
+        num_triplets: scored triplets evaluated.
+    """
+
+    default: SettingResult
+    known_object: SettingResult
+    num_gt: np.ndarray
+    rare: np.ndarray
+    class_names: tuple[str, ...]
+    num_images: int
+    num_triplets: int
+
+    def summary(self) -> dict[str, float]:
+        """The six headline numbers, in percent."""
+        return {
+            "default_full": 100 * self.default.full,
+            "default_rare": 100 * self.default.rare,
+            "default_non_rare": 100 * self.default.non_rare,
+            "known_object_full": 100 * self.known_object.full,
+            "known_object_rare": 100 * self.known_object.rare,
+            "known_object_non_rare": 100 * self.known_object.non_rare,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: headline mAPs and per-class APs, in percent."""
+
+        def setting(s: SettingResult) -> dict[str, float]:
+            return {"mAP_full": 100 * s.full, "mAP_rare": 100 * s.rare, "mAP_non_rare": 100 * s.non_rare,
+                    "mAP_full_classes_with_gt": 100 * s.full_with_gt, "mean_recall": 100 * float(np.mean(s.recall))}
+
+        per_class = [
+            {"class": c, "name": self.class_names[c], "rare": bool(self.rare[c]), "num_gt": int(self.num_gt[c]),
+             "ap_default": 100 * float(self.default.ap[c]), "ap_known_object": 100 * float(self.known_object.ap[c])}
+            for c in range(len(self.class_names))
+        ]
+        return {"dataset": "hicodet", "num_images": self.num_images, "num_triplets": self.num_triplets,
+                "default": setting(self.default), "known_object": setting(self.known_object), "per_class": per_class}
+
+
+class HICODetEvaluator:
+    """Accumulates HICO-DET predictions and computes the official mAPs.
+
+    Use ``process`` once per batch of images, then ``evaluate``; ``reset`` starts over.
+    Predictions are :class:`~clhoi.structures.Predictions` with class indices 0-599
+    (official order) and an object box for every triplet; images without
+    predictions simply have no detections. Boxes of predictions and ground truth
+    must be in the same pixel frame (the ``+1`` IoU convention is applied to both).
+
+    Args:
+        annotations: ground truth of every test image (including images without
+            HOIs: detections there are false positives), e.g. from
+            :func:`clhoi.data.hicodet.read_hicodet`.
+        space: the label space (default :func:`clhoi.vocab.hicodet`): class
+            objects for Known-Object, the rare split, names.
+        iou_threshold: minimum ``min(IoU_h, IoU_o)`` of a true positive.
+    """
+
+    def __init__(
+        self,
+        annotations: Sequence[ImageAnnotation],
+        space: vocab.HOILabelSpace | None = None,
+        iou_threshold: float = 0.5,
+    ) -> None:
+        self.space = space or vocab.hicodet()
+        self.iou_threshold = iou_threshold
+        self.num_images = len(annotations)
+        c = self.space.num_classes
+        self._collector = PredictionCollector(annotations, c, allow_no_object=False, dataset="HICO-DET")
+        self._class_object = np.array([self.space.hoi_coco_object(k) for k in range(c)], dtype=np.int64)
+        self._gt_image, self._gt_cls, self._gt_h, self._gt_o = _ground_truth(annotations, c)
+        # Known-Object: which object categories each image's ground truth contains
+        self._has_object = np.zeros((len(annotations), len(vocab.COCO_CLASSES)), dtype=bool)
+        self._has_object[self._gt_image, self._class_object[self._gt_cls]] = True
+
+    def reset(self) -> None:
+        """Forget all processed predictions."""
+        self._collector.reset()
+
+    def process(self, predictions: Iterable[Predictions]) -> None:
+        """Add the predictions of some images (each image at most once in total)."""
+        self._collector.add(predictions)
+
+    def evaluate(self) -> HICODetResult:
+        """Match every processed triplet and compute the per-class APs and mAPs."""
+        c = self.space.num_classes
+        t = self._collector.arrays()
+        # ground-truth pairs grouped by (image, class), file row order kept inside a group
+        gt_key = self._gt_image * c + self._gt_cls
+        gt_order = np.argsort(gt_key, kind="stable")
+        q, k, counts = expand_groups(t.image * c + t.cls, gt_key[gt_order])
+        g = gt_order[k]
+        overlap = np.minimum(
+            box_iou_inclusive(t.human_box[q], self._gt_h[g]), box_iou_inclusive(t.object_box[q], self._gt_o[g])
+        )
+        best, pos = segment_first_argmax(overlap, counts)
+        picked = np.where(pos >= 0, g[np.maximum(pos, 0)], -1)
+        # visiting order: class, then descending score, ties in (image, triplet) order (MATLAB's stable sort)
+        order = np.lexsort((np.arange(len(t)), -t.score, t.cls))
+        tp = first_hits(order, best >= self.iou_threshold, picked)
+        num_gt = np.bincount(self._gt_cls, minlength=c)
+        known = self._has_object[t.image, self._class_object[t.cls]]
+        rare = np.zeros(c, dtype=bool)
+        rare[list(self.space.rare)] = True
+        return HICODetResult(
+            default=self._setting(order, t.cls, tp, num_gt, rare),
+            known_object=self._setting(order[known[order]], t.cls, tp, num_gt, rare),
+            num_gt=num_gt,
+            rare=rare,
+            class_names=tuple(self.space.hoi_name(k) for k in range(c)),
+            num_images=self.num_images,
+            num_triplets=len(t),
+        )
+
+    def _setting(self, order: np.ndarray, cls: np.ndarray, tp: np.ndarray, num_gt: np.ndarray, rare: np.ndarray) -> SettingResult:
+        c = self.space.num_classes
+        bounds = np.searchsorted(cls[order], np.arange(c + 1))
+        ap = np.zeros(c)
+        recall = np.zeros(c)
+        for k in range(c):
+            hits = tp[order[bounds[k] : bounds[k + 1]]]
+            if hits.size == 0:
+                continue  # no detections: AP 0, REC 0
+            rec, prec = precision_recall(hits, int(num_gt[k]))
+            ap[k] = ap_11_point(rec, prec)
+            recall[k] = rec[-1]
+        return SettingResult(
+            ap=ap,
+            recall=recall,
+            full=float(np.mean(ap)),
+            rare=float(np.mean(ap[rare])) if rare.any() else float("nan"),
+            non_rare=float(np.mean(ap[~rare])) if (~rare).any() else float("nan"),
+            full_with_gt=float(np.mean(ap[num_gt > 0])) if (num_gt > 0).any() else float("nan"),
+        )
+
+
+def _ground_truth(annotations: Sequence[ImageAnnotation], num_classes: int) -> tuple[np.ndarray, ...]:
+    """Flatten HOI rows into ``(image [G], class [G], human box [G, 4], object box [G, 4])``, float64 boxes."""
+    images, classes, hboxes, oboxes = [], [], [], []
+    for i, a in enumerate(annotations):
+        hoi = a.hoi.cpu().numpy().astype(np.int64).reshape(-1, 3)
+        if hoi.shape[0] == 0:
+            continue
+        boxes = a.boxes.cpu().numpy().astype(np.float64).reshape(-1, 4)
+        n = boxes.shape[0]
+        if hoi[:, :2].min() < 0 or hoi[:, :2].max() >= n:
+            raise ValueError(f"{a.file_name}: a HICO-DET ground-truth row indexes outside its {n} boxes "
+                             "(every HICO-DET pair has a human and an object box)")
+        if hoi[:, 2].min() < 0 or hoi[:, 2].max() >= num_classes:
+            raise ValueError(f"{a.file_name}: ground-truth class outside 0-{num_classes - 1}")
+        images.append(np.full(hoi.shape[0], i, dtype=np.int64))
+        classes.append(hoi[:, 2])
+        hboxes.append(boxes[hoi[:, 0]])
+        oboxes.append(boxes[hoi[:, 1]])
+    if not images:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros((0, 4))
+    return np.concatenate(images), np.concatenate(classes), np.concatenate(hboxes), np.concatenate(oboxes)
+
+
+def evaluate_hicodet(
+    predictions: Iterable[Predictions],
+    annotations: Sequence[ImageAnnotation],
+    space: vocab.HOILabelSpace | None = None,
+    iou_threshold: float = 0.5,
+) -> HICODetResult:
+    """Evaluate HICO-DET predictions in one call (see :class:`HICODetEvaluator`)."""
+    evaluator = HICODetEvaluator(annotations, space, iou_threshold)
+    evaluator.process(predictions)
+    return evaluator.evaluate()

@@ -1,0 +1,69 @@
+"""``clhoi evaluate``: annotation file + predictions file -> metrics table and JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from clhoi.eval.files import read_predictions, write_metrics
+from clhoi.eval.hicodet import HICODetResult, evaluate_hicodet
+from clhoi.eval.vcoco import VCOCOResult, evaluate_vcoco
+
+DATASETS: tuple[str, ...] = ("hicodet", "vcoco")
+
+
+def evaluate_files(
+    dataset: str,
+    annotations: str | Path,
+    predictions: str | Path,
+    coco_instances: str | Path | None = None,
+    out: str | Path | None = None,
+) -> HICODetResult | VCOCOResult:
+    """Evaluate a predictions file against a ground-truth file.
+
+    Args:
+        dataset: ``hicodet`` or ``vcoco``.
+        annotations: HICO-DET test annotations (any layout
+            :func:`clhoi.data.hicodet.read_hicodet` reads) or V-COCO test annotations
+            (:func:`clhoi.data.vcoco.read_vcoco`).
+        predictions: the predictions JSON (:func:`clhoi.eval.files.read_predictions`).
+        coco_instances: the COCO instances file, for the official V-COCO layout.
+        out: where to write the metrics JSON (optional).
+
+    Raises:
+        ValueError: unknown dataset, or a malformed file (the message names it).
+        FileNotFoundError: a file does not exist.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    preds = read_predictions(predictions)
+    if dataset == "hicodet":
+        from clhoi.data.hicodet import read_hicodet
+
+        result: HICODetResult | VCOCOResult = evaluate_hicodet(preds, read_hicodet(annotations))
+    else:
+        from clhoi.data.vcoco import read_vcoco
+
+        result = evaluate_vcoco(preds, read_vcoco(annotations, coco_instances))
+    if out is not None:
+        write_metrics(result.to_dict(), out)
+    return result
+
+
+def metrics_table(result: HICODetResult | VCOCOResult) -> Table:
+    """The headline numbers as a rich table (percent)."""
+    if isinstance(result, HICODetResult):
+        table = Table(title=f"HICO-DET mAP (%) - {result.num_images} images, {result.num_triplets} triplets")
+        for col in ("setting", "Full", "Rare", "Non-rare"):
+            table.add_column(col, justify="left" if col == "setting" else "right")
+        for name, s in (("Default", result.default), ("Known-Object", result.known_object)):
+            table.add_row(name, *(f"{100 * v:.2f}" for v in (s.full, s.rare, s.non_rare)))
+        return table
+    table = Table(title=f"V-COCO AP (%) - {result.num_images} images, {result.num_triplets} triplets")
+    table.add_column("metric")
+    table.add_column("AP", justify="right")
+    for name, v in (("AP_role scenario 1", result.role_map_scenario_1),
+                    ("AP_role scenario 2", result.role_map_scenario_2), ("AP_agent", result.agent_map)):
+        table.add_row(name, f"{100 * v:.2f}")
+    return table

@@ -1,0 +1,304 @@
+"""V-COCO agent AP and role AP (scenarios 1 and 2), to the official rules.
+
+The official evaluation is s-gupta/v-coco ``vsrl_eval.py`` (``_do_agent_eval``,
+``_do_role_eval``). It scores *agent detections*: a person box with one score per
+action and, per (action, role), one role box and score. Per image, detections are
+visited in descending score order; each picks the ground-truth person it overlaps
+most (``+1`` pixel IoU, first on ties), among *all* persons of the image:
+
+* picked person without V-COCO labels (``ImageAnnotation.ignore``): the detection
+  is skipped (neither true nor false positive);
+* otherwise it is a true positive when the person does the action, the person
+  overlap is ``>= 0.5``, (role AP) the role box overlaps the person's role object
+  ``>= 0.5``, and the person is not yet covered for this class in this image.
+  A ground-truth role without object is matched, in scenario 1, only by an
+  empty role box (all zeros or NaN), in scenario 2 by any box.
+
+``npos`` counts the labelled persons doing the action (also those whose role
+object is missing); AP is the VOC all-point AP (:func:`clhoi.eval.ap.ap_voc`).
+Agent mAP is ``nansum(AP) / 26``; role mAP is the mean over the role classes
+with a defined AP. The global score sort is ``np.argsort(float32 scores)[::-1]``
+as in the official code.
+
+How our triplets become agent detections (docs/evaluation.md): each triplet
+``(human, object, class, score)`` is one role detection of its class (role box =
+the object box, or empty when ``object_idx == -1``); each distinct human box of
+an image is one agent detection whose action score is the max over its triplets
+of that action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from clhoi import vocab
+from clhoi.eval.ap import ap_voc
+from clhoi.eval.gather import PredictionCollector, TripletArrays
+from clhoi.eval.matching import box_iou_inclusive, expand_groups, first_hits, segment_first_argmax
+from clhoi.structures import ImageAnnotation, Predictions
+
+
+@dataclass
+class VCOCOResult:
+    """V-COCO evaluation output (APs as fractions in [0, 1]; NaN where undefined).
+
+    Attributes:
+        agent_ap: ``[26]`` agent AP per action (NaN for an action without positives).
+        role_ap_scenario_1: ``[29]`` role AP per class of :func:`clhoi.vocab.vcoco_classes`
+            (NaN for the 4 classes without an object role and for classes without positives).
+        role_ap_scenario_2: ``[29]`` the same in scenario 2.
+        num_pos: ``[26]`` labelled persons doing each action (``npos``).
+        agent_map: ``nansum(agent_ap) / 26``, the official "Average Agent AP".
+        role_map_scenario_1: ``nanmean`` of the role APs, the official "Average Role AP".
+        role_map_scenario_2: the same in scenario 2.
+        num_images: images in the ground truth.
+        num_triplets: scored triplets evaluated.
+    """
+
+    agent_ap: np.ndarray
+    role_ap_scenario_1: np.ndarray
+    role_ap_scenario_2: np.ndarray
+    num_pos: np.ndarray
+    agent_map: float
+    role_map_scenario_1: float
+    role_map_scenario_2: float
+    num_images: int
+    num_triplets: int
+
+    def summary(self) -> dict[str, float]:
+        """The three headline numbers, in percent."""
+        return {
+            "role_ap_scenario_1": 100 * self.role_map_scenario_1,
+            "role_ap_scenario_2": 100 * self.role_map_scenario_2,
+            "agent_ap": 100 * self.agent_map,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: headline mAPs and per-class APs in percent (``None`` where undefined)."""
+
+        def pct(x: float) -> float | None:
+            return None if np.isnan(x) else 100 * float(x)
+
+        actions = vocab.vcoco_actions()
+        classes = vocab.vcoco_classes()
+        return {
+            "dataset": "vcoco", "num_images": self.num_images, "num_triplets": self.num_triplets,
+            "role_mAP_scenario_1": pct(self.role_map_scenario_1),
+            "role_mAP_scenario_2": pct(self.role_map_scenario_2),
+            "agent_mAP": pct(self.agent_map),
+            "agent": [{"action": a.name, "num_pos": int(n), "ap": pct(ap)}
+                      for a, n, ap in zip(actions, self.num_pos, self.agent_ap)],
+            "role": [{"class": k, "action": act, "role": role, "ap_scenario_1": pct(self.role_ap_scenario_1[k]),
+                      "ap_scenario_2": pct(self.role_ap_scenario_2[k])}
+                     for k, (act, role) in enumerate(classes) if role is not None],
+        }
+
+
+def _label_space() -> tuple[np.ndarray, np.ndarray]:
+    """``(action of each of the 29 classes [29], class has an object role [29])``."""
+    names = [a.name for a in vocab.vcoco_actions()]
+    classes = vocab.vcoco_classes()
+    return (np.array([names.index(a) for a, _ in classes], dtype=np.int64),
+            np.array([r is not None for _, r in classes], dtype=bool))
+
+
+class VCOCOEvaluator:
+    """Accumulates V-COCO predictions and computes the official agent and role APs.
+
+    Predictions are :class:`~clhoi.structures.Predictions` whose classes index
+    :func:`clhoi.vocab.vcoco_classes` (29), ``object_idx == -1`` for "no object".
+    Use ``process`` per batch, then ``evaluate``; ``reset`` starts over.
+
+    Args:
+        annotations: ground truth of every test image, e.g. from
+            :func:`clhoi.data.vcoco.read_vcoco`: all person boxes of the image
+            (label 0), ``ignore`` marking persons without V-COCO labels, rows
+            ``(agent, role object or -1, class)``. Boxes must be in the frame the
+            official code uses (``x2 = x + w - 1``) to reproduce its IoUs exactly.
+        iou_threshold: minimum IoU for person and role boxes.
+    """
+
+    def __init__(self, annotations: Sequence[ImageAnnotation], iou_threshold: float = 0.5) -> None:
+        self.iou_threshold = iou_threshold
+        self.num_images = len(annotations)
+        self._action_of, self._has_role = _label_space()
+        self._collector = PredictionCollector(annotations, len(self._action_of), allow_no_object=True, dataset="V-COCO")
+        self._gt = _PersonTable(annotations, self._action_of, self._has_role)
+
+    def reset(self) -> None:
+        """Forget all processed predictions."""
+        self._collector.reset()
+
+    def process(self, predictions: Iterable[Predictions]) -> None:
+        """Add the predictions of some images (each image at most once in total)."""
+        self._collector.add(predictions)
+
+    def evaluate(self) -> VCOCOResult:
+        """Match agents and roles and compute the APs."""
+        t = self._collector.arrays()
+        gt = self._gt
+        num_actions = len(vocab.vcoco_actions())
+        # agents: one per distinct (image, human box index); action score = max over its triplets
+        agent_key, agent_of = np.unique(t.image * (1 << 32) + t.human, return_inverse=True)
+        agent_image = agent_key >> 32
+        agent_box = np.zeros((agent_key.size, 4))
+        agent_box[agent_of] = t.human_box
+        # each agent picks the person it overlaps most in its image (gt.none when the image has no person)
+        q, k, counts = expand_groups(agent_image, gt.image)
+        best, pos = segment_first_argmax(box_iou_inclusive(agent_box[q], gt.box[k]), counts)
+        person = np.where(pos >= 0, k[np.maximum(pos, 0)], gt.none)
+        kept = ~gt.ignore[person]  # matches to unlabelled persons are skipped
+        hits_person = best >= self.iou_threshold
+        score32 = t.score.astype(np.float32)
+
+        # agent AP: one detection per (agent, action) that has a score
+        a_key = agent_of * num_actions + self._action_of[t.cls]
+        a_order = np.lexsort((score32, a_key))
+        last = np.r_[a_key[a_order][1:] != a_key[a_order][:-1], True]  # last = max score of each (agent, action)
+        d_agent, d_action = np.divmod(a_key[a_order][last], num_actions)
+        d_score = score32[a_order][last]
+        keep = kept[d_agent]
+        d_agent, d_action, d_score = d_agent[keep], d_action[keep], d_score[keep]
+        p = person[d_agent]
+        valid = hits_person[d_agent] & gt.actions[p, d_action]
+        agent_ap = self._class_aps(d_action, agent_image[d_agent], d_agent, d_score, valid, p * num_actions + d_action,
+                                   gt.num_pos, num_actions)
+
+        # role AP: one detection per triplet of a class with an object role
+        r = np.flatnonzero(self._has_role[t.cls] & kept[agent_of])
+        cls, ag = t.cls[r], agent_of[r]
+        p = person[ag]
+        is_true = hits_person[ag] & gt.actions[p, self._action_of[cls]]
+        gt_has = gt.role_mask[p, cls]
+        role_iou = box_iou_inclusive(gt.role_box[p, cls], t.object_box[r])
+        empty = ~t.has_object[r] | (t.object_box[r] == 0).all(1)
+        ov1 = np.where(gt_has, role_iou, empty.astype(np.float64))
+        ov2 = np.where(gt_has, role_iou, 1.0)
+        num_pos_cls = gt.num_pos[self._action_of]
+        num_cls = len(self._action_of)
+        args = (cls, t.image[r], r, score32[r])
+        key = p * num_cls + cls
+        thr = self.iou_threshold
+        role1 = self._class_aps(*args, is_true & (ov1 >= thr), key, num_pos_cls, num_cls)
+        role2 = self._class_aps(*args, is_true & (ov2 >= thr), key, num_pos_cls, num_cls)
+        role1[~self._has_role] = np.nan
+        role2[~self._has_role] = np.nan
+        return VCOCOResult(
+            agent_ap=agent_ap,
+            role_ap_scenario_1=role1,
+            role_ap_scenario_2=role2,
+            num_pos=gt.num_pos,
+            agent_map=float(np.nansum(agent_ap) / num_actions),
+            role_map_scenario_1=_nanmean(role1),
+            role_map_scenario_2=_nanmean(role2),
+            num_images=self.num_images,
+            num_triplets=len(t),
+        )
+
+    @staticmethod
+    def _class_aps(cls: np.ndarray, image: np.ndarray, det_index: np.ndarray, score32: np.ndarray, valid: np.ndarray,
+                   target: np.ndarray, num_pos: np.ndarray, num_classes: int) -> np.ndarray:
+        """APs of detections grouped by ``cls``, matched greedily per image.
+
+        Per image the official code visits detections by ``argsort(score)[::-1]``:
+        descending score, ties latest-first (exact for NumPy's insertion sort on
+        up to 16 detections, which is every image in practice).
+        """
+        order = np.lexsort((-det_index, -score32, image, cls))  # class, image, score desc, index desc
+        tp = first_hits(order, valid, target)
+        bounds = np.searchsorted(cls[order], np.arange(num_classes + 1))
+        ap = np.full(num_classes, np.nan)
+        for c in range(num_classes):
+            if num_pos[c] == 0:
+                continue
+            seg = order[bounds[c] : bounds[c + 1]]  # the official detection list: image order, per-image order
+            if seg.size == 0:
+                ap[c] = 0.0
+                continue
+            a_sc = score32[seg]
+            idx = a_sc.argsort()[::-1]  # the official global sort, same call on the same float32 array
+            a_tp = np.cumsum(tp[seg][idx].astype(np.float32))
+            a_fp = np.cumsum((~tp[seg][idx]).astype(np.float32))
+            rec = a_tp / float(num_pos[c])
+            prec = a_tp / np.maximum(a_tp + a_fp, np.finfo(np.float64).eps)
+            ap[c] = np.float32(ap_voc(rec, prec))  # vsrl_eval stores APs in a float32 array
+        return ap
+
+
+class _PersonTable:
+    """Ground-truth persons of all images, flattened (``P`` persons, ``C`` = 29 classes).
+
+    The per-person tables have one extra row, index ``none == P``: "no person"
+    (a detection in an image without persons), which is never ignored, does no
+    action and has no role object.
+
+    Attributes:
+        image: ``[P]`` int64 image position (non-decreasing).
+        box: ``[P, 4]`` float64.
+        none: ``P``, the sentinel row.
+        ignore: ``[P + 1]`` bool, person without V-COCO labels.
+        actions: ``[P + 1, 26]`` bool, person does the action.
+        role_mask: ``[P + 1, C]`` bool, person has a role object for the class.
+        role_box: ``[P + 1, C, 4]`` float64 role-object box (zeros where none).
+        num_pos: ``[26]`` int64 labelled persons per action.
+    """
+
+    def __init__(self, annotations: Sequence[ImageAnnotation], action_of: np.ndarray, has_role: np.ndarray) -> None:
+        num_actions, num_cls = len(vocab.vcoco_actions()), len(action_of)
+        images, boxes, ignores, actions, role_mask, role_box = [], [], [], [], [], []
+        for i, a in enumerate(annotations):
+            labels = a.labels.cpu().numpy().astype(np.int64).reshape(-1)
+            all_boxes = a.boxes.cpu().numpy().astype(np.float64).reshape(-1, 4)
+            persons = np.flatnonzero(labels == vocab.PERSON)
+            slot = np.full(labels.size, -1)
+            slot[persons] = np.arange(persons.size)
+            ign = np.zeros(labels.size, bool) if a.ignore is None else a.ignore.cpu().numpy().astype(bool).reshape(-1)
+            act = np.zeros((persons.size, num_actions), bool)
+            mask = np.zeros((persons.size, num_cls), bool)
+            rbox = np.zeros((persons.size, num_cls, 4))
+            for s, o, c in a.hoi.cpu().numpy().astype(np.int64).reshape(-1, 3).tolist():
+                where = f"{a.file_name}: ground-truth row ({s}, {o}, {c})"
+                if not (0 <= s < labels.size and -1 <= o < labels.size and 0 <= c < num_cls):
+                    raise ValueError(f"{where} indexes outside its {labels.size} boxes or the {num_cls} V-COCO classes")
+                if slot[s] < 0 or ign[s]:
+                    raise ValueError(f"{where}: the agent must be a labelled person (label 0, not ignored)")
+                act[slot[s], action_of[c]] = True
+                if has_role[c] and o >= 0 and not mask[slot[s], c]:  # one role object per (agent, class)
+                    mask[slot[s], c] = True
+                    rbox[slot[s], c] = all_boxes[o]
+            images.append(np.full(persons.size, i, dtype=np.int64))
+            boxes.append(all_boxes[persons])
+            ignores.append(ign[persons])
+            actions.append(act)
+            role_mask.append(mask)
+            role_box.append(rbox)
+        images.append(np.zeros(0, np.int64))
+        boxes.append(np.zeros((0, 4)))
+        ignores.append(np.zeros(1, bool))  # the sentinel row
+        actions.append(np.zeros((1, num_actions), bool))
+        role_mask.append(np.zeros((1, num_cls), bool))
+        role_box.append(np.zeros((1, num_cls, 4)))
+        self.image = np.concatenate(images)
+        self.box = np.concatenate(boxes)
+        self.none = int(self.image.size)
+        self.ignore = np.concatenate(ignores)
+        self.actions = np.concatenate(actions)
+        self.role_mask = np.concatenate(role_mask)
+        self.role_box = np.concatenate(role_box)
+        self.num_pos = (self.actions & ~self.ignore[:, None]).sum(0).astype(np.int64)
+
+
+def _nanmean(x: np.ndarray) -> float:
+    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+
+
+def evaluate_vcoco(
+    predictions: Iterable[Predictions], annotations: Sequence[ImageAnnotation], iou_threshold: float = 0.5
+) -> VCOCOResult:
+    """Evaluate V-COCO predictions in one call (see :class:`VCOCOEvaluator`)."""
+    evaluator = VCOCOEvaluator(annotations, iou_threshold)
+    evaluator.process(predictions)
+    return evaluator.evaluate()
