@@ -105,6 +105,116 @@ def evaluate_command(
         typer.echo(f"wrote {out}")
 
 
+# --- engine: train / cache / eval / predict ---
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that are the user's to fix: shown as one line, never a traceback."""
+    return (ValueError, KeyError, FileNotFoundError, NotADirectoryError, PermissionError)
+
+
+@app.command("train", context_settings={"allow_extra_args": False})
+def train_command(
+    config: Annotated[Path, typer.Argument(help="experiment YAML (configs/*.yaml)")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key.sub=value overrides")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue <output_dir>/checkpoint")] = False,
+    resume_from: Annotated[Optional[Path], typer.Option(help="continue from this checkpoint directory")] = None,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Train the student of CONFIG; the checkpoint goes to <output_dir>/checkpoint.
+
+    Multi-GPU: `accelerate launch -m clhoi.cli train CONFIG` or `torchrun --nproc_per_node N -m clhoi.cli train CONFIG`.
+    """
+    from clhoi.config import load_config
+    from clhoi.engine.train import NonFiniteLossError, train
+
+    try:
+        cfg = load_config(config, overrides or [])
+        ckpt = train(cfg, resume=resume_from or resume or None, progress=progress)
+    except NonFiniteLossError as e:
+        fail(str(e), code=1)
+    except _user_errors() as e:
+        fail(str(e).strip('"'))
+    typer.echo(f"checkpoint: {ckpt}")
+
+
+@app.command("cache")
+def cache_command(
+    config: Annotated[Path, typer.Argument(help="experiment YAML; data.cache_dir says where the cache goes")],
+    overrides: Annotated[Optional[list[str]], typer.Argument(help="key.sub=value overrides")] = None,
+    split: Annotated[str, typer.Option(help="train | test")] = "train",
+    shard_size: Annotated[int, typer.Option(help="images per shard (the unit of resumption)")] = 256,
+    union_crops: Annotated[Optional[bool], typer.Option(
+        "--union-crops/--no-union-crops", help="cache CLIP embeddings of union crops (default: train with SR loss)")] = None,
+    dtype: Annotated[str, typer.Option(help="float32 | float16 storage")] = "float32",
+) -> None:
+    """Precompute detections and frozen CLIP features of a split (sharded, resumable)."""
+    from clhoi.config import load_config
+    from clhoi.engine.cache import build_cache
+
+    try:
+        cfg = load_config(config, overrides or [])
+        out = build_cache(cfg, split, shard_size=shard_size, union_crops=union_crops, dtype=dtype,
+                          callback=lambda done, total: typer.echo(f"cached {done}/{total} images"))
+    except _user_errors() as e:
+        fail(str(e).strip('"'))
+    typer.echo(f"cache: {out}")
+
+
+@app.command("eval")
+def eval_command(
+    checkpoint: Annotated[Path, typer.Argument(help="checkpoint directory written by `clhoi train`")],
+    dataset: Annotated[Optional[str], typer.Option(help="hicodet | vcoco (default: the checkpoint's)")] = None,
+    annotations: Annotated[Optional[str], typer.Option(help="test annotation file (default: data.test_annotations)")] = None,
+    detections: Annotated[Optional[str], typer.Option(help="test detections file (default: data.detections_test)")] = None,
+    image_root: Annotated[Optional[str], typer.Option(help="image folder (default: data.image_root)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="folder for predictions.jsonl and metrics.json")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="images per forward pass")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu | cuda (default: cuda when available)")] = None,
+) -> None:
+    """Evaluate a checkpoint with the official HICO-DET mAP / V-COCO role AP."""
+    from clhoi.engine.evaluate import evaluate_checkpoint
+    from clhoi.provenance import format_provenance_header
+
+    if dataset is not None and dataset not in ("hicodet", "vcoco"):
+        fail(f"--dataset must be hicodet or vcoco, got {dataset!r}")
+    try:
+        result = evaluate_checkpoint(checkpoint, dataset, annotations, detections, image_root, out,
+                                     batch_size=batch_size, device=device)
+    except _user_errors() as e:
+        fail(str(e).strip('"'))
+    typer.echo(format_provenance_header(result.provenance))
+    typer.echo(result.table)
+    typer.echo(f"wrote {result.output_dir}/predictions.jsonl and metrics.json")
+
+
+@app.command("predict")
+def predict_command(
+    images: Annotated[list[Path], typer.Argument(help="image files")],
+    checkpoint: Annotated[Path, typer.Option(help="checkpoint directory written by `clhoi train`")],
+    verbs: Annotated[Optional[str], typer.Option(help='comma-separated verbs to score, e.g. "ride,hold"')] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="hicodet | vcoco label set (default: the checkpoint's)")] = None,
+    out: Annotated[Path, typer.Option(help="folder for <image>.json and <image>.png")] = Path("predictions"),
+    detections: Annotated[Optional[Path], typer.Option(help="detections file (default: run detector.model)")] = None,
+    attention: Annotated[bool, typer.Option("--attention", help="also write Fig. 8 style attention maps")] = False,
+    threshold: Annotated[Optional[float], typer.Option(help="minimum triplet score")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="triplets kept per image")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu | cuda")] = None,
+) -> None:
+    """Detect human-object interactions in your own photos: JSON triplets and a PNG per image."""
+    from clhoi.engine.predict import predict
+
+    verb_list = [v.strip() for v in verbs.split(",") if v.strip()] if verbs is not None else None
+    if verbs is not None and not verb_list:
+        fail('--verbs is empty; give comma-separated verbs, e.g. --verbs "ride,hold"')
+    try:
+        results = predict(images, checkpoint, out, verb_list, dataset, detections, attention, threshold, top_k, device)
+    except _user_errors() as e:
+        fail(str(e).strip('"'))
+    for r in results:
+        best = ", ".join(f"{t['interaction']} {t['object'] or ''} {t['score']:.2f}".replace("  ", " ")
+                         for t in r.triplets[:3]) or "no interaction above the threshold"
+        typer.echo(f"{r.image}: {best} -> {r.png_path}")
+
+
 def main() -> None:
     app()
 
