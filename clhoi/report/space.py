@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from clhoi.vocab import COCO_CLASSES, HOILabelSpace, hicodet, vcoco_classes
 
@@ -61,7 +62,7 @@ class ReportSpace:
     objectless_verbs: frozenset[str] = frozenset()
     ignored_verbs: frozenset[str] = frozenset({NO_INTERACTION})
 
-    @property
+    @cached_property
     def verbs(self) -> frozenset[str]:
         """The normalised verbs of the label space."""
         return frozenset(self.class_verbs)
