@@ -44,6 +44,26 @@ def version() -> None:
 # --- commands are added below, one block per stage -------------------------------------
 
 
+# --- dataset readers ---
+@app.command("check-annotations")
+def check_annotations_command(
+    path: Annotated[Path, typer.Argument(help="annotation file: test_hico.json, instances_test2015.json, anno_bbox.mat, "
+                                              "vcoco_test.json or test_vcoco.json")],
+    dataset: Annotated[str, typer.Option(help="hicodet | vcoco")] = "hicodet",
+    coco_instances: Annotated[Optional[Path], typer.Option(help="COCO instances file (official V-COCO layout)")] = None,
+    split: Annotated[Optional[str], typer.Option(help="train | test, for an anno_bbox.mat file")] = None,
+    skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="count malformed HICO-DET records, not fail")] = False,
+) -> None:
+    """Read an HICO-DET or V-COCO annotation file, check every record, and print what it holds."""
+    from clhoi.data.summary import summarize_annotations
+
+    try:
+        summary = summarize_annotations(dataset, path, coco_instances, split, skip_invalid)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo("\n".join(summary.lines()))
+
+
 # --- teacher report ---
 @app.command("teacher-report")
 def teacher_report_command(
