@@ -137,6 +137,9 @@ def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
         )
         if len(dataset) == 0:
             raise InputError("the training set is empty; check data.labels / data.train_annotations")
+    label_set = eval_label_set(cfg) if supervised else None
+    if dataset is not None:
+        warm_text_cache(model, records or [], label_set)
     return TrainingParts(
         model=model,
         criterion=criterion,
@@ -145,5 +148,35 @@ def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
         notes=notes,
         distill=distill,
         needs_union=w.soft_relation != 0,
-        label_set=eval_label_set(cfg) if supervised else None,
+        label_set=label_set,
     )
+
+
+def warm_text_cache(model: nn.Module, records: list[LabelRecord], label_set: LabelSet | None, chunk: int = 256) -> int:
+    """Encode every text training will ask for, once, in a fixed order and chunking.
+
+    The frozen text encoder memoises each string; encoding them all up front,
+    sorted, makes each embedding independent of which batch first needed it
+    (padding lengths change the float rounding), so a resumed run sees exactly
+    the embeddings of an uninterrupted one. It also takes the text encoder out
+    of the training steps.
+
+    Returns:
+        the number of distinct texts.
+    """
+    from clhoi.targets import build_distill_targets
+
+    seen: set[str] = set(label_set.texts) if label_set is not None else set()
+
+    def record(texts: list[str]) -> torch.Tensor:
+        seen.update(texts)
+        return torch.zeros(len(texts), 1)
+
+    for k in range(0, len(records), chunk):
+        build_distill_targets(records[k : k + chunk], record, verb_template=model.config.verb_template)
+    texts = sorted(seen)
+    if texts and getattr(model.encoders, "frozen", False):
+        with torch.no_grad():
+            for k in range(0, len(texts), chunk):
+                model.encode_text(texts[k : k + chunk])
+    return len(texts)
