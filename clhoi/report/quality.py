@@ -20,7 +20,6 @@ Imports torch only through :mod:`clhoi.structures`.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -214,16 +213,28 @@ def teacher_interactions(record: LabelRecord, space: ReportSpace) -> tuple[set[K
 
 
 def _align(records: Iterable[LabelRecord], names: Sequence[str]) -> tuple[dict[str, LabelRecord], int]:
-    """Records by annotation file name (exact path, else unique base name); later records win."""
+    """Records by annotation file name; later records win.
+
+    A record's path matches an annotation's when they are equal or one is the
+    other with leading folders (``test2015/x.jpg`` and ``x.jpg``); never when
+    only the base names agree (``train/0001.png`` is not ``test/0001.png``).
+    """
     exact = set(names)
-    by_base: dict[str, str | None] = {}
+    tails: dict[str, str | None] = {}  # proper path suffixes of annotation names (None: ambiguous)
     for n in names:
-        b = os.path.basename(n)
-        by_base[b] = None if b in by_base else n
+        parts = n.split("/")
+        for i in range(1, len(parts)):
+            tail = "/".join(parts[i:])
+            tails[tail] = n if tails.get(tail, n) == n else None
     out: dict[str, LabelRecord] = {}
     unmatched = 0
     for r in records:
-        key = r.image if r.image in exact else by_base.get(os.path.basename(r.image))
+        parts = r.image.split("/")
+        key = r.image if r.image in exact else tails.get(r.image)
+        for i in range(1, len(parts)):
+            if key is not None:
+                break
+            key = "/".join(parts[i:]) if "/".join(parts[i:]) in exact else None
         if key is None:
             unmatched += 1
         else:

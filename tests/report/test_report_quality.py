@@ -168,3 +168,14 @@ def test_out_of_range_class_is_a_clear_error():
     ann = ImageAnnotation("x.jpg", (1, 1), torch.zeros(2, 4), torch.tensor([0, 1]), torch.tensor([[0, 1, 600]]))
     with pytest.raises(ValueError, match="outside the hicodet space of 600"):
         label_quality([record("x.jpg", [])], [ann], report_space("hicodet"))
+
+
+def test_records_align_with_annotations_by_path_not_base_name():
+    gt = [annotation(n, [("kick", "sports ball")]) for n in ("test/0001.png", "a/dup.png", "b/dup.png", "x.jpg")]
+    recs = [record("train/0001.png", []), record("dup.png", []), record("images/test/0001.png", []),
+            record("test2015/x.jpg", [])]
+    q = label_quality(recs, gt, report_space("hicodet"))
+    # images/test/0001.png -> test/0001.png; test2015/x.jpg -> x.jpg; train/0001.png and the ambiguous dup.png: none
+    assert (q.num_images, q.records_without_gt, q.images_without_labels) == (2, 2, 2)
+    short = label_quality([record("0001.png", [])], gt[:1], report_space("hicodet"))
+    assert short.num_images == 1  # a record without the annotation's leading folder
