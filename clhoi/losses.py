@@ -10,12 +10,12 @@ Conventions of every function here:
   out of that term's mean; a batch where no image counts gives an exact ``0``
   that still carries a graph (never NaN).
 
-The fully supervised loss (Tables 1-2, "Full") lives in :mod:`clhoi.matching`.
+The targets (:class:`DistillTargets`, re-exported here) are built in :mod:`clhoi.targets`;
+the fully supervised loss (Tables 1-2, "Full") lives in :mod:`clhoi.matching`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -23,12 +23,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from clhoi.structures import StudentOutput
+from clhoi.targets import DistillTargets
 
 if TYPE_CHECKING:
     from clhoi.engine.config import LossConfig
     from clhoi.matching import SupervisedTargets
 
 SR_LABEL_MODES: tuple[str, ...] = ("minmax", "cosine")
+__all__ = ["Criterion", "DistillTargets", "SR_LABEL_MODES", "context_loss", "i2t_loss", "image_level_interaction",
+           "pad_pairs", "soft_relation_labels", "soft_relation_loss", "soft_similarity", "t2i_loss"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -257,46 +260,7 @@ def soft_relation_loss(
     return _masked_mean(bce, valid, interaction)
 
 
-# ----------------------------------------------------------------------------- targets and criterion
-@dataclass
-class DistillTargets:
-    """The teacher's targets for one batch of ``B`` images, as CLIP embeddings of width ``D``.
-
-    Build it with :func:`clhoi.targets.build_distill_targets` or by hand. Any
-    norm is accepted (everything is L2-normalised in the losses).
-
-    Attributes:
-        caption: ``[B, T, D]`` caption features ``f_cap`` (``T = 1``: the pooled
-            CLIP text embedding of the caption, the default).
-        caption_mask: ``[B, T]`` bool; an all-False row (no caption) leaves the
-            image out of ``L_c``.
-        positives: ``[B, Np, D]`` embeddings of the image's distinct positive verbs.
-        positive_mask: ``[B, Np]`` bool.
-        negatives: ``[B, Nq, D]`` embeddings of the negative verbs.
-        negative_mask: ``[B, Nq]`` bool.
-        union: ``[P, D]`` CLIP image embeddings of each pair's union crop, row
-            ``p`` = pair ``p`` of the :class:`StudentOutput`; ``None`` without SR.
-        sr_verbs: ``[B, R, D]`` verb embeddings of each parsed triplet.
-        sr_objects: ``[B, R, D]`` object embeddings of the same triplets.
-        sr_mask: ``[B, R]`` bool.
-    """
-
-    caption: Tensor
-    caption_mask: Tensor
-    positives: Tensor
-    positive_mask: Tensor
-    negatives: Tensor
-    negative_mask: Tensor
-    union: Tensor | None = None
-    sr_verbs: Tensor | None = None
-    sr_objects: Tensor | None = None
-    sr_mask: Tensor | None = None
-
-    def to(self, device: torch.device | str) -> "DistillTargets":
-        kw = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
-        return DistillTargets(**kw)
-
-
+# ----------------------------------------------------------------------------- criterion
 class Criterion(torch.nn.Module):
     """The weighted sum of Eq. 10 (plus the supervised focal loss).
 

@@ -1,15 +1,54 @@
-"""Teacher label records -> :class:`~clhoi.losses.DistillTargets` (the texts, encoded once per batch)."""
+"""The distillation targets of a batch, and how teacher label records become them (texts encoded once)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from clhoi.labelset import OBJECT_TEMPLATE, VERB_TEMPLATE, object_prompt, verb_prompt
-from clhoi.losses import DistillTargets
 from clhoi.structures import LabelRecord
+
+
+@dataclass
+class DistillTargets:
+    """The teacher's targets for one batch of ``B`` images, as CLIP embeddings of width ``D``.
+
+    Build it with :func:`build_distill_targets` or by hand. Any
+    norm is accepted (everything is L2-normalised in the losses).
+
+    Attributes:
+        caption: ``[B, T, D]`` caption features ``f_cap`` (``T = 1``: the pooled
+            CLIP text embedding of the caption, the default).
+        caption_mask: ``[B, T]`` bool; an all-False row (no caption) leaves the
+            image out of ``L_c``.
+        positives: ``[B, Np, D]`` embeddings of the image's distinct positive verbs.
+        positive_mask: ``[B, Np]`` bool.
+        negatives: ``[B, Nq, D]`` embeddings of the negative verbs.
+        negative_mask: ``[B, Nq]`` bool.
+        union: ``[P, D]`` CLIP image embeddings of each pair's union crop, row
+            ``p`` = pair ``p`` of the :class:`StudentOutput`; ``None`` without SR.
+        sr_verbs: ``[B, R, D]`` verb embeddings of each parsed triplet.
+        sr_objects: ``[B, R, D]`` object embeddings of the same triplets.
+        sr_mask: ``[B, R]`` bool.
+    """
+
+    caption: Tensor
+    caption_mask: Tensor
+    positives: Tensor
+    positive_mask: Tensor
+    negatives: Tensor
+    negative_mask: Tensor
+    union: Tensor | None = None
+    sr_verbs: Tensor | None = None
+    sr_objects: Tensor | None = None
+    sr_mask: Tensor | None = None
+
+    def to(self, device: torch.device | str) -> "DistillTargets":
+        kw = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
+        return DistillTargets(**kw)
 
 
 def _pad(rows: list[list[int]], table: Tensor) -> tuple[Tensor, Tensor]:
@@ -66,8 +105,8 @@ def build_distill_targets(
         sr_objects.append([slot(object_prompt(p.coco or p.object, object_template)) for p in pairs])
     if texts:
         table = encode_text(list(texts))
-    else:  # nothing to encode: a width-1 placeholder; every mask is empty
-        table = torch.zeros(1, 1) if union is None else union.new_zeros(1, union.shape[-1])
+    else:  # nothing to encode: one zero row of the encoder's width, device and dtype; every mask is empty
+        table = encode_text(["a photo"]) * 0.0
     caption, caption_mask = _pad(captions, table)
     pos, pos_mask = _pad(positives, table)
     neg, neg_mask = _pad(negatives, table)

@@ -106,9 +106,12 @@ def test_no_nan_when_no_image_has_both_pairs_and_positives(pair_image: list[int]
 
 def test_all_records_empty_gives_zero_and_graph() -> None:
     out = _output([0, 1], 2)
-    targets = build_distill_targets([None, None], _Encoder(), union=torch.randn(2, D))
-    losses = Criterion(ALL)(out, targets)
-    assert losses["total"].item() == 0.0 and losses["total"].requires_grad
+    for union in (torch.randn(2, D), None):
+        targets = build_distill_targets([None, None], _Encoder(), union=union)
+        assert targets.positives.shape == (2, 1, D) and not targets.positive_mask.any()
+        weights = ALL if union is not None else {"context": 1.0, "i2t": 1.0, "t2i": 1.0}
+        losses = Criterion(weights)(out, targets)
+        assert losses["total"].item() == 0.0 and losses["total"].requires_grad
 
 
 def test_padding_does_not_change_the_losses() -> None:
