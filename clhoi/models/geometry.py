@@ -10,7 +10,6 @@ import math
 
 import torch
 from torch import Tensor
-from torchvision.ops import box_iou
 
 NUM_PAIR_FEATURES = 36
 """Width of :func:`pair_features`: 18 raw features and their logs."""
@@ -34,6 +33,16 @@ def union_boxes(a: Tensor, b: Tensor) -> Tensor:
     return torch.cat([torch.minimum(a[:, :2], b[:, :2]), torch.maximum(a[:, 2:], b[:, 2:])], -1)
 
 
+def paired_iou(a: Tensor, b: Tensor, eps: float = 1e-6) -> Tensor:
+    """IoU of ``a[i]`` with ``b[i]`` (not all pairs): ``[P]``; 0 for two empty boxes."""
+    lt = torch.maximum(a[:, :2], b[:, :2])
+    rb = torch.minimum(a[:, 2:], b[:, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    area_a = (a[:, 2:] - a[:, :2]).clamp(min=0).prod(-1)
+    area_b = (b[:, 2:] - b[:, :2]).clamp(min=0).prod(-1)
+    return inter / (area_a + area_b - inter).clamp(min=eps)
+
+
 def pair_features(h: Tensor, o: Tensor, eps: float = 1e-6) -> Tensor:
     """UPT-style geometry of human-object pairs, the input of the spatial prior ``S``.
 
@@ -53,7 +62,7 @@ def pair_features(h: Tensor, o: Tensor, eps: float = 1e-6) -> Tensor:
     ch, co = box_cxcywh(h), box_cxcywh(o)
     wh_h, wh_o = ch[:, 2:].clamp(min=eps), co[:, 2:].clamp(min=eps)
     area_h, area_o = wh_h.prod(-1), wh_o.prod(-1)
-    iou = box_iou(h, o).diagonal() if h.shape[0] else h.new_zeros(0)
+    iou = paired_iou(h, o, eps)
     d = co[:, :2] - ch[:, :2]  # centre offset, [P, 2]
     dx, dy = d[:, 0] / wh_h[:, 0], d[:, 1] / wh_h[:, 1]
     raw = torch.stack(

@@ -254,6 +254,12 @@ def _assemble(cfg: ModelConfig, clip_source: str, qformer_source: str, weights: 
     return CLHOI(cfg, encoders, vlt)
 
 
+def build_architecture(cfg: ModelConfig, clip_dir: str | Path, qformer_dir: str | Path) -> CLHOI:
+    """The student with random weights everywhere, from CLIP / Q-Former architecture directories
+    (``config.json`` + tokenizer + processor); works under ``torch.device("meta")``."""
+    return _assemble(cfg, str(clip_dir), str(qformer_dir), weights=False)
+
+
 def build_student(cfg: ModelConfig) -> CLHOI:
     """Build the student from its config, loading CLIP (``cfg.clip``) and the Q-Former (``cfg.qformer``)
     pretrained weights by Hugging Face id or local path; the new parts are randomly initialised."""

@@ -104,3 +104,32 @@ def tiny_student_config(directory: str | Path, **overrides: object) -> ModelConf
     cfg = ModelConfig(clip=str(clip_dir), qformer=str(qformer_dir), image_size=image_size, num_context_queries=4,
                       box_embed_dim=16, hidden_dim=32, num_heads=2, num_spatial_layers=1, dropout=0.0)
     return replace(cfg, **overrides)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- real-size architectures
+REAL_CLIP = {
+    "ViT-B/16": dict(text_config=dict(), vision_config=dict(patch_size=16), projection_dim=512),
+    "ViT-L/14": dict(
+        text_config=dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12),
+        vision_config=dict(hidden_size=1024, intermediate_size=4096, num_attention_heads=16, num_hidden_layers=24,
+                           patch_size=14),
+        projection_dim=768,
+    ),
+}
+"""``CLIPConfig`` arguments of ``openai/clip-vit-base-patch16`` and ``openai/clip-vit-large-patch14``."""
+
+
+def save_real_size_architecture(directory: str | Path, clip: str = "ViT-B/16") -> tuple[Path, Path]:
+    """Write the *configs* (no weights) of a real-size CLIP and BLIP-2's Q-Former, for random-weight builds.
+
+    The tokenizer written is the tiny byte-level one (the architecture does not
+    depend on it). Build with ``clhoi.models.student.build_architecture``.
+    """
+    directory = Path(directory)
+    clip_dir, qformer_dir = directory / "clip", directory / "qformer"
+    image_size = CLIPConfig(**REAL_CLIP[clip]).vision_config.image_size
+    CLIPConfig(**REAL_CLIP[clip]).save_pretrained(clip_dir)
+    tiny_clip_tokenizer().save_pretrained(clip_dir)
+    CLIPImageProcessor(size={"height": image_size, "width": image_size}, do_center_crop=False).save_pretrained(clip_dir)
+    Blip2QFormerConfig().save_pretrained(qformer_dir)  # BLIP-2's: BERT-base width, cross-attention every 2 layers
+    return clip_dir, qformer_dir
