@@ -235,6 +235,106 @@ def predict_command(
         typer.echo(f"{r.image}: {best} -> {r.png_path}")
 
 
+# --- teacher labeling ---
+@app.command("label")
+def label_command(
+    args: Annotated[Optional[list[str]], typer.Argument(
+        help="[CONFIG.yaml] then key=value overrides; a key without a section is a teacher key (backend=openai)")] = None,
+    images: Annotated[Optional[Path], typer.Option(help="image folder (default: data.image_root of CONFIG)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="label store, JSON lines (default: data.labels of CONFIG)")] = None,
+    shard: Annotated[str, typer.Option(help="label only shard i of n, e.g. 0/8 (merge with merge-labels)")] = "0/1",
+    limit: Annotated[Optional[int], typer.Option(help="label at most N images in this run")] = None,
+    image_list: Annotated[Optional[Path], typer.Option(help="label only the image paths listed in this file")] = None,
+    retry_errors: Annotated[bool, typer.Option("--retry-errors", help="label again images recorded as errors")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show the prompts it would send; load and write nothing")] = False,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+) -> None:
+    """Label images with a teacher VLLM: captions + (verb, object) pairs, one JSON line per image, resumable.
+
+    Example: clhoi label configs/hicodet.yaml --images hico/train2015 --out labels.jsonl backend=openai
+    """
+    from clhoi.config import ConfigError
+    from clhoi.teacher.client import TeacherFatalError
+    from clhoi.teacher.run import label, load_teacher_config
+
+    args = list(args or [])
+    config = args.pop(0) if args and "=" not in args[0] and args[0].endswith((".yaml", ".yml")) else None
+    if any("=" not in a for a in args):
+        fail(f"expected key=value overrides after the config, got {[a for a in args if '=' not in a]}")
+    try:
+        i, n = (int(v) for v in shard.split("/"))
+    except ValueError:
+        fail(f"--shard must look like i/n (e.g. 0/8), got {shard!r}")
+    try:
+        cfg, exp = load_teacher_config(config, args)
+    except ConfigError as e:
+        fail(str(e))
+    images = images or (Path(exp.data.image_root) if exp.data.image_root else None)
+    out = out or (Path(exp.data.labels) if exp.data.labels else None)
+    if images is None or out is None:
+        fail("give --images DIR and --out FILE (or data.image_root and data.labels in the config)")
+    if limit is not None and limit < 0:
+        fail("--limit must be >= 0")
+    try:
+        summary = label(cfg, images, out, shard=(i, n), limit=limit, image_list=image_list,
+                        retry_errors=retry_errors, dry_run=dry_run, progress=progress, echo=typer.echo)
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+    except TeacherFatalError as e:
+        fail(f"{e} (records written so far are kept; rerun to resume)", code=1)
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e).strip('"'))
+    if dry_run:
+        typer.echo(f"dry run: {summary.planned} images would be labelled into {out}")
+    else:
+        typer.echo(summary.format())
+
+
+@app.command("parse")
+def parse_command(
+    rules: Annotated[bool, typer.Option("--rules", help="read each text as a caption with the rule-based parser")] = False,
+) -> None:
+    """Parse teacher texts: JSON lines {"text": ...} on stdin -> {"text", "pairs", "status"} lines on stdout.
+
+    Example: echo '{"text": "*Swing, Baseball Bat."}' | clhoi parse
+    """
+    import json
+
+    from clhoi.teacher.parse import parse_caption, parse_pairs
+
+    for lineno, line in enumerate(sys.stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            text = json.loads(line)["text"]
+            if not isinstance(text, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            fail(f'stdin line {lineno}: expected a JSON object {{"text": "..."}}, got {line.strip()[:80]!r}')
+        pairs = parse_caption(text) if rules else parse_pairs(text)
+        row = {"text": text, "pairs": [vars(p) for p in pairs], "status": "ok" if pairs else "no_action"}
+        typer.echo(json.dumps(row, ensure_ascii=False))
+
+
+@app.command("merge-labels")
+def merge_labels_command(
+    inputs: Annotated[list[Path], typer.Argument(help="label files to merge (e.g. the shards of --shard i/n runs)")],
+    out: Annotated[Path, typer.Option(help="the merged label file")],
+) -> None:
+    """Merge label files into one, one record per image (a good record beats an error)."""
+    from clhoi.teacher.store import merge_labels, read_labels
+    from clhoi.teacher.summary import summarize
+
+    try:
+        result = merge_labels(inputs, out)
+        summary = summarize(read_labels(out))
+    except (FileNotFoundError, ValueError) as e:
+        fail(str(e))
+    typer.echo(f"merged {result.inputs} records from {len(inputs)} files into {result.records} in {out} "
+               f"({result.duplicates} duplicates)")
+    typer.echo(summary.format(this_run=False))
+
+
 def main() -> None:
     app()
 

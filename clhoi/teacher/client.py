@@ -150,10 +150,20 @@ class StubClient:
         return [" ".join(f"*{p.verb.capitalize()}, {p.object}." for p in parse_caption(c)) for c in captions]
 
 
+_DOUBLING = frozenset("cut hit sit stop run swim pet hug hop grab tag zip drag flip set stab stir spin sip rub dig skip chop drop clap tap pat trim jog".split())
+
+
+def _ing(verb: str) -> str:
+    """``ride`` -> ``riding``: enough English for the stub's captions (no lemminflect table to load)."""
+    if verb.endswith("ie"):
+        return verb[:-2] + "ying"
+    if verb.endswith("e") and not verb.endswith(("ee", "ye", "oe")):
+        return verb[:-1] + "ing"
+    return verb + verb[-1] + "ing" if verb in _DOUBLING else verb + "ing"
+
+
 def stub_caption(key: str) -> str:
     """The :class:`StubClient`'s default caption of an image key (deterministic)."""
-    from lemminflect import getInflection
-
     h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
     if h % 10 == 0:
         return "A quiet street with parked cars."
@@ -162,8 +172,7 @@ def stub_caption(key: str) -> str:
     verb_words = space.verbs[verb].split("_")
     if verb_words[0] == "no":
         return f"A person next to a {space.objects[obj].replace('_', ' ')}."
-    ing = getInflection(verb_words[0], tag="VBG")
-    verb_words[0] = ing[0] if ing else verb_words[0] + "ing"
+    verb_words[0] = _ing(verb_words[0])
     return f"A person is {' '.join(verb_words)} a {space.objects[obj].replace('_', ' ')}."
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from clhoi import vocab
 from clhoi.structures import InteractionPair
-from clhoi.teacher.normalize import HUMAN_WORDS, clean_words, make_pairs, verb_lemma
+from clhoi.teacher.normalize import HUMAN_WORDS, action_verbs, clean_words, make_pairs, verb_lemma
 from clhoi.teacher.rules import caption_pairs
 
 _BRACKETED = re.compile(r"[<(\[{]([^<>()\[\]{}\n]{1,200})[>)\]}]")
@@ -158,14 +158,10 @@ def _item_pairs(text: str) -> list[tuple[str, str]]:
                         out.append(pair)
                 break
         else:
-            if len(item.split()) <= 3:  # "*Walking." / "1. standing": one verb, no object
-                out.extend(caption_pairs(item) or [(item, "")] if _looks_like_verb(item) else [])
+            words = clean_words(item)
+            if len(words) == 1 and verb_lemma(words[0]) in action_verbs():  # "*Walking." / "2. stand"
+                out.append((words[0], ""))
     return out
-
-
-def _looks_like_verb(item: str) -> bool:
-    words = clean_words(item)
-    return len(words) == 1 and verb_lemma(words[0]) != words[0]
 
 
 # ----------------------------------------------------------------------------- negatives

@@ -308,3 +308,22 @@ def _dry_run(
     summary = summarize([])
     summary.planned = len(todo)
     return summary
+
+
+def load_teacher_config(path: str | Path | None, overrides: Sequence[str]) -> tuple[TeacherConfig, Any]:
+    """The teacher config of an experiment YAML (or the defaults) with overrides applied.
+
+    An override without a section (no dot) is read as a teacher key:
+    ``backend=openai`` is ``teacher.backend=openai``, ``seed=1`` is ``teacher.seed=1``.
+
+    Returns:
+        ``(teacher config, the whole ExperimentConfig)``.
+
+    Raises:
+        clhoi.config.ConfigError: a bad file, key or value (the message lists the valid keys).
+    """
+    from clhoi.config import load_config
+
+    full = [o if "." in o.split("=", 1)[0] else f"teacher.{o.strip()}" for o in overrides]
+    cfg = load_config(path, full)
+    return cfg.teacher, cfg

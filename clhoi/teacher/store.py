@@ -27,6 +27,13 @@ class LabelStoreError(ValueError):
     """A label file that cannot be read or written as it is."""
 
 
+def record_json(record: LabelRecord) -> str:
+    """One record as one JSON line (the same as ``record.to_json()``, without its deep copy)."""
+    data = {f: getattr(record, f) for f in LabelRecord.__dataclass_fields__}
+    data["pairs"] = [vars(p) for p in record.pairs]
+    return json.dumps(data, ensure_ascii=False)
+
+
 def _parse_line(line: bytes, where: str) -> LabelRecord:
     try:
         data = json.loads(line)
@@ -153,7 +160,7 @@ class LabelStore:
         """Write one record (one line, one ``write`` call)."""
         if record.image in self.status:
             self.superseded += 1
-        line = (record.to_json() + "\n").encode("utf-8")
+        line = (record_json(record) + "\n").encode("utf-8")
         written = os.write(self._fd, line)
         while written < len(line):  # a short write only on a full disk or a signal: finish the line
             written += os.write(self._fd, line[written:])
@@ -210,7 +217,7 @@ def write_labels(records: Iterable[LabelRecord], path: str | Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as f:
         for record in records:
-            f.write(record.to_json() + "\n")
+            f.write(record_json(record) + "\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

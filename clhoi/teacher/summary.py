@@ -33,13 +33,12 @@ class LabelSummary:
     elapsed_s: float = 0.0
     planned: int = 0
 
-    def format(self) -> str:
-        """A few human-readable lines."""
+    def format(self, this_run: bool = True) -> str:
+        """A few human-readable lines (``this_run``: with the run's count and speed)."""
         rate = self.labelled_now / self.elapsed_s if self.elapsed_s > 0 else 0.0
-        lines = [
-            f"{self.total} images: " + ", ".join(f"{self.by_status.get(s, 0)} {s}" for s in LABEL_STATUSES),
-            f"this run: {self.labelled_now} images in {self.elapsed_s:.1f} s ({rate:.1f} images/s)",
-        ]
+        lines = [f"{self.total} images: " + ", ".join(f"{self.by_status.get(s, 0)} {s}" for s in LABEL_STATUSES)]
+        if this_run:
+            lines.append(f"this run: {self.labelled_now} images in {self.elapsed_s:.1f} s ({rate:.1f} images/s)")
         if self.top_verbs:
             lines.append("top verbs: " + ", ".join(f"{v} ({c})" for v, c in self.top_verbs))
         if self.top_objects:
