@@ -215,7 +215,7 @@ def config_differences(a: ExperimentConfig, b: ExperimentConfig, sections: tuple
 
     da, db = to_dict(a), to_dict(b)
     for s in sections:
-        walk(da.get(s), db.get(s), s)
+        walk(da.get(s), db.get(s), s)  # a scalar top-level key (seed) compares as itself
     return out
 
 

@@ -127,6 +127,9 @@ def open_cache(cfg: ExperimentConfig, split: str) -> FeatureCache:
         CacheError: missing, made with other settings, or unfinished.
     """
     directory = cache_dir(cfg, split)
+    if not (directory / "meta.json").is_file():
+        raise CacheError(f"data.cache_dir is set but the {split} split is not cached in {directory}; run "
+                         f"`clhoi cache CONFIG --split {split}` or clear data.cache_dir")
     cache = FeatureCache(directory)
     want, have = cache_key(cfg, split), cache.meta.get("key", {})
     diff = [f"{k}: cache has {have.get(k)!r}, config has {v!r}" for k, v in want.items() if have.get(k) != v]

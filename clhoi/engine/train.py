@@ -161,8 +161,11 @@ def train(
             f"{ckpt_dir} already holds a checkpoint; pass --resume to continue it or choose another output_dir"
         )
     if resume_from is not None:
-        diff = config_differences(load_checkpoint_config(resume_from), cfg, ("model", "loss", "train", "data"))
-        diff = [d for d in diff if not d.startswith(("train.epochs", "train.max_steps", "train.log_every"))]
+        # What changes the trajectory must match; paths, logging and the stopping point may differ.
+        diff = config_differences(load_checkpoint_config(resume_from), cfg,
+                                  ("model", "loss", "train", "data", "seed", "supervision"))
+        loose = ("train.epochs", "train.max_steps", "train.log_every", "train.save_every", "train.tensorboard", "data.")
+        diff = [d for d in diff if not d.startswith(loose) or d.startswith("data.dataset:")]
         if diff:
             raise CheckpointError(
                 f"checkpoint {resume_from} was trained with another config: {'; '.join(diff[:6])}; "
