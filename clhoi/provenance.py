@@ -1,7 +1,7 @@
 """Where labels, caches and checkpoints came from, and the annotation-free guard.
 
-Every artefact a run writes (each ``labels.jsonl`` record, feature-cache file
-and checkpoint) carries a provenance dict: the teacher model and prompts, the
+Every artefact a run writes (each ``labels.jsonl`` record, feature cache and
+checkpoint) carries a provenance dict: the teacher model and prompts, the
 detector and what it was trained on, the config hash and the code version.
 ``clhoi eval`` prints it above its metrics (:func:`format_provenance_header`),
 so a reader can tell which labels an "annotation-free" number really used.
@@ -16,9 +16,12 @@ Provenance dict keys (all optional; unknown keys are kept):
 * ``config_hash``: :func:`clhoi.config.config_hash` of the experiment config
 * ``supervision``: ``annotation_free`` or ``full``
 * ``dataset``: ``hicodet``, ``vcoco`` or ``sandbox``
-* ``teacher``: ``{"id", "backend", "model", "prompts": {name: text}}``
+* ``teacher``: the provenance of the label records the run read, as
+  :func:`clhoi.teacher.provenance.teacher_provenance` writes it into every
+  record (``{"teacher": id, "backend", "model", "parser", "prompts", ...}``);
+  the config's teacher, marked ``"source": "config"``, when no records were read
 * ``detector``: ``{"model", "trained_on"}``
-* ``labels``: ``{"path", "teachers": [ids], "num_records"}``
+* ``labels``: ``{"path", "teachers": [ids], "num_records", "record_provenance"}``
 * ``created``: UTC time, ISO 8601
 
 Imports only the stdlib and the torch-free parts of clhoi.
@@ -83,29 +86,14 @@ def now_utc() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def teacher_provenance(
-    model: str, backend: str = "", prompts: Mapping[str, str] | None = None, teacher_id: str | None = None
-) -> dict[str, Any]:
-    """The ``teacher`` section: which model said what, asked how.
+def config_teacher_provenance(cfg: TeacherConfig, prompts: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The ``teacher`` section when no label record says better: the config's teacher.
 
-    Args:
-        model: model id or path (``Salesforce/instructblip-vicuna-7b``), or a
-            caption file for caption teachers.
-        backend: backend name (``instructblip``, ``stub``, ...).
-        prompts: the prompt texts sent, by name (``caption``, ``parse``).
-        teacher_id: the id written in ``LabelRecord.teacher``; defaults to ``model``.
+    Has the keys of the record provenance (:func:`clhoi.teacher.provenance.teacher_provenance`)
+    the header reads, plus ``"source": "config"``.
     """
-    return {
-        "id": teacher_id if teacher_id is not None else model,
-        "backend": backend,
-        "model": model,
-        "prompts": dict(prompts or {}),
-    }
-
-
-def teacher_provenance_from_config(cfg: TeacherConfig, prompts: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """:func:`teacher_provenance` from the teacher section of a config."""
-    return teacher_provenance(cfg.model, cfg.backend, prompts)
+    return {"teacher": cfg.model, "backend": cfg.backend, "model": cfg.model, "prompts": dict(prompts or {}),
+            "source": "config"}
 
 
 def detector_provenance(cfg: DetectorConfig) -> dict[str, Any]:
@@ -115,11 +103,6 @@ def detector_provenance(cfg: DetectorConfig) -> dict[str, Any]:
     DETR, ``hicodet`` for a detector fine-tuned on HICO-DET boxes.
     """
     return {"model": cfg.model, "trained_on": cfg.trained_on or "unknown"}
-
-
-def label_record_provenance(teacher: Mapping[str, Any]) -> dict[str, Any]:
-    """The provenance every ``labels.jsonl`` record carries: teacher, code, time."""
-    return {"teacher": dict(teacher), "code": code_version(), "created": now_utc()}
 
 
 def run_provenance(
@@ -133,14 +116,18 @@ def run_provenance(
         cfg: the experiment config the artefact was made with.
         prompts: the teacher prompts, when known.
         labels: the ``labels`` section (see :func:`labels_provenance`), when the
-            run trained on a label store.
+            run trained on a label store; its records' provenance then is the
+            ``teacher`` section (what really made the labels), else the config's
+            teacher is, marked ``"source": "config"``.
     """
+    teacher = dict(labels["record_provenance"]) if labels and labels.get("record_provenance") else \
+        config_teacher_provenance(cfg.teacher, prompts)
     out: dict[str, Any] = {
         "code": code_version(),
         "config_hash": config_hash(cfg),
         "supervision": cfg.supervision,
         "dataset": cfg.data.dataset,
-        "teacher": teacher_provenance_from_config(cfg.teacher, prompts),
+        "teacher": teacher,
         "detector": detector_provenance(cfg.detector),
         "created": now_utc(),
     }
@@ -155,13 +142,20 @@ def labels_provenance(path: str | Path, records: Iterable[Any]) -> dict[str, Any
     Args:
         path: the ``labels.jsonl`` path.
         records: its :class:`clhoi.structures.LabelRecord` objects.
+
+    Returns:
+        ``{"path", "teachers": [ids], "num_records", "record_provenance"}``, the
+        last being the provenance of the first record that has one.
     """
     teachers: dict[str, None] = {}
+    first: dict[str, Any] = {}
     n = 0
     for r in records:
         n += 1
         teachers[r.teacher or "(none)"] = None
-    return {"path": str(path), "teachers": list(teachers), "num_records": n}
+        if not first and r.provenance:
+            first = dict(r.provenance)
+    return {"path": str(path), "teachers": list(teachers), "num_records": n, "record_provenance": first}
 
 
 # ----------------------------------------------------------------------------- files
@@ -216,9 +210,17 @@ def format_provenance_header(prov: Mapping[str, Any]) -> str:
     if sha:
         code_s += f" @ {sha[:10]}" + (" (uncommitted changes)" if code.get("git_dirty") else "")
     teacher = prov.get("teacher") or {}
-    teacher_s = teacher.get("model") or "unknown"
+    if isinstance(teacher, str):
+        teacher = {"teacher": teacher}
+    teacher_s = teacher.get("model") or teacher.get("teacher") or "unknown"
     if teacher.get("backend"):
         teacher_s += f" [{teacher['backend']}]"
+    if teacher.get("teacher") and teacher.get("teacher") != teacher.get("model"):
+        teacher_s += f" as {teacher['teacher']}"
+    if teacher.get("parser"):
+        teacher_s += f", parsed by {teacher['parser']}"
+    if teacher.get("source") == "config":
+        teacher_s += " (from the config: no label records were read)"
     detector = prov.get("detector") or {}
     lines = [
         "provenance",
@@ -252,8 +254,9 @@ def is_ground_truth_record(record: Any) -> bool:
     provenance says ``"source": "ground_truth"``.
     """
     prov = getattr(record, "provenance", None) or {}
-    ids = [getattr(record, "teacher", "") or "", str((prov.get("teacher") or {}).get("id", ""))]
-    return prov.get("source") == "ground_truth" or any(i.startswith(GROUND_TRUTH_PREFIX) for i in ids)
+    teacher = prov.get("teacher") or ""
+    ids = [getattr(record, "teacher", "") or "", teacher.get("teacher", "") if isinstance(teacher, dict) else teacher]
+    return prov.get("source") == "ground_truth" or any(str(i).startswith(GROUND_TRUTH_PREFIX) for i in ids)
 
 
 def check_annotation_free(

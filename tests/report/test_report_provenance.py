@@ -15,15 +15,14 @@ from clhoi.provenance import (
     code_version,
     format_provenance_header,
     from_metadata,
-    label_record_provenance,
     labels_provenance,
     read_provenance,
     run_provenance,
-    teacher_provenance,
     to_metadata,
     write_provenance,
 )
 from clhoi.structures import InteractionPair, LabelRecord
+from clhoi.teacher.provenance import teacher_provenance
 
 PROMPTS = {"caption": "What are the persons doing in the image?", "parse": "Briefly list ..."}
 
@@ -40,21 +39,24 @@ def test_code_version_names_this_checkout():
 
 def test_run_provenance_has_every_section():
     cfg = cfg_with("detector.trained_on=hicodet")
-    records = [LabelRecord("a.jpg", teacher="Salesforce/instructblip-vicuna-7b")]
-    prov = run_provenance(cfg, PROMPTS, labels_provenance("labels.jsonl", records))
+    record_prov = teacher_provenance(cfg.teacher, "Salesforce/blip2-opt-2.7b", "rules", PROMPTS)
+    records = [LabelRecord("a.jpg", teacher="Salesforce/blip2-opt-2.7b", provenance=record_prov)]
+    prov = run_provenance(cfg, labels=labels_provenance("labels.jsonl", records))
     assert prov["config_hash"] == config_hash(cfg)
-    assert prov["teacher"] == {"id": cfg.teacher.model, "backend": cfg.teacher.backend, "model": cfg.teacher.model,
-                               "prompts": PROMPTS}
+    assert prov["teacher"] == record_prov  # what made the labels, not the config's teacher section
     assert prov["detector"] == {"model": cfg.detector.model, "trained_on": "hicodet"}
-    assert prov["labels"] == {"path": "labels.jsonl", "teachers": [records[0].teacher], "num_records": 1}
+    assert prov["labels"]["teachers"] == ["Salesforce/blip2-opt-2.7b"] and prov["labels"]["num_records"] == 1
     assert prov["supervision"] == "annotation_free" and prov["code"] == code_version()
+    from_config = run_provenance(cfg, PROMPTS)
+    assert from_config["teacher"]["model"] == cfg.teacher.model and from_config["teacher"]["source"] == "config"
+    assert from_config["teacher"]["prompts"] == PROMPTS
 
 
 def test_label_record_provenance_round_trips_through_json():
-    prov = label_record_provenance(teacher_provenance("Salesforce/blip2-opt-2.7b", "blip2", PROMPTS))
+    prov = teacher_provenance(ExperimentConfig().teacher, "Salesforce/blip2-opt-2.7b", "rules", PROMPTS)
     rec = LabelRecord("a.jpg", "a man rides a horse", [InteractionPair("ride", "horse", "horse")], provenance=prov)
     back = LabelRecord.from_dict(json.loads(rec.to_json()))
-    assert back.provenance == prov and back.provenance["teacher"]["prompts"] == PROMPTS
+    assert back.provenance == prov and back.provenance["prompts"] == PROMPTS
 
 
 def test_checkpoint_and_cache_provenance_round_trip(tmp_path):
@@ -69,12 +71,16 @@ def test_checkpoint_and_cache_provenance_round_trip(tmp_path):
 
 
 def test_header_shows_teacher_detector_and_hash():
-    prov = run_provenance(cfg_with("teacher.model=Salesforce/blip2-opt-2.7b"), PROMPTS)
+    cfg = ExperimentConfig()
+    record_prov = teacher_provenance(cfg.teacher, "Salesforce/blip2-opt-2.7b", "rules", PROMPTS)
+    records = [LabelRecord("a.jpg", teacher="Salesforce/blip2-opt-2.7b", provenance=record_prov)]
+    prov = run_provenance(cfg, labels=labels_provenance("labels.jsonl", records))
     text = format_provenance_header(prov)
     assert text.splitlines()[0] == "provenance"
     for needle in ("Salesforce/blip2-opt-2.7b", prov["config_hash"], "facebook/detr-resnet-50",
-                   "trained on coco2017", "annotation_free", "What are the persons doing"):
+                   "trained on coco2017", "annotation_free", "What are the persons doing", "labels.jsonl: 1 records"):
         assert needle in text
+    assert "from the config" in format_provenance_header(run_provenance(cfg))
     assert "unknown" in format_provenance_header({})
 
 
@@ -94,8 +100,9 @@ def test_strict_mode_refuses_labels_made_from_ground_truth():
     teacher = LabelRecord("a.jpg", teacher="Salesforce/instructblip-vicuna-7b")
     oracle = LabelRecord("b.jpg", teacher="gt:hicodet")
     marked = LabelRecord("c.jpg", teacher="x", provenance={"source": "ground_truth"})
+    renamed = LabelRecord("d.jpg", teacher="x", provenance={"teacher": "gt:hicodet"})
     assert check_annotation_free(cfg, [teacher]) == []
-    for bad in (oracle, marked):
+    for bad in (oracle, marked, renamed):
         with pytest.raises(AnnotationFreeError, match="ground-truth HOIs"):
             check_annotation_free(cfg, [teacher, bad])
 

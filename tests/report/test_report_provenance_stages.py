@@ -5,21 +5,16 @@ from torch import nn
 from clhoi.config import ExperimentConfig, apply_overrides
 from clhoi.engine.checkpoint import load_provenance, save_checkpoint
 from clhoi.engine.feature_store import read_meta, write_meta
-from clhoi.provenance import (
-    format_provenance_header,
-    label_record_provenance,
-    labels_provenance,
-    run_provenance,
-    teacher_provenance,
-)
+from clhoi.provenance import format_provenance_header, labels_provenance, run_provenance
 from clhoi.structures import InteractionPair, LabelRecord
+from clhoi.teacher.provenance import teacher_provenance
 from clhoi.teacher.store import LabelStore, read_labels
 
 PROMPTS = {"caption": "What are the persons doing in the image?", "parse": "Briefly list ..."}
 
 
 def test_label_store_keeps_each_record_provenance(tmp_path):
-    prov = label_record_provenance(teacher_provenance("Salesforce/instructblip-vicuna-7b", "instructblip", PROMPTS))
+    prov = teacher_provenance(ExperimentConfig().teacher, "Salesforce/instructblip-vicuna-7b", "rules", PROMPTS)
     path = tmp_path / "labels.jsonl"
     with LabelStore(path) as store:
         store.append(LabelRecord("a.jpg", "a man rides a horse", [InteractionPair("ride", "horse", "horse")],
@@ -27,13 +22,14 @@ def test_label_store_keeps_each_record_provenance(tmp_path):
         store.append(LabelRecord("b.jpg", status="no_action", provenance=prov))
     records = read_labels(path)
     assert [r.provenance for r in records] == [prov, prov]
-    assert records[0].provenance["teacher"]["prompts"] == PROMPTS
+    assert records[0].provenance["prompts"] == PROMPTS
 
 
 def test_cache_meta_and_checkpoint_keep_run_provenance(tmp_path):
     cfg = apply_overrides(ExperimentConfig(), ["detector.trained_on=hicodet", "data.labels=labels.jsonl"])
-    records = [LabelRecord("a.jpg", teacher="Salesforce/instructblip-vicuna-7b")]
-    prov = run_provenance(cfg, PROMPTS, labels_provenance(cfg.data.labels, records))
+    record_prov = teacher_provenance(cfg.teacher, "Salesforce/instructblip-vicuna-7b", "rules", PROMPTS)
+    records = [LabelRecord("a.jpg", teacher="Salesforce/instructblip-vicuna-7b", provenance=record_prov)]
+    prov = run_provenance(cfg, labels=labels_provenance(cfg.data.labels, records))
 
     write_meta(tmp_path, {"key": "k", "provenance": prov})
     assert read_meta(tmp_path)["provenance"] == prov
@@ -43,3 +39,4 @@ def test_cache_meta_and_checkpoint_keep_run_provenance(tmp_path):
     assert loaded == prov
     header = format_provenance_header(loaded)
     assert prov["config_hash"] in header and "trained on hicodet" in header and "labels.jsonl: 1 records" in header
+    assert "prompt caption: What are the persons doing" in header
