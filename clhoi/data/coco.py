@@ -1,9 +1,9 @@
 """COCO instance annotations (``instances_*.json``), as V-COCO needs them.
 
-Boxes become ``[x, y, x + w, y + h]``: continuous pixel coordinates of the
-original image, the conversion the common HOI codebases use for V-COCO
-(QPIC's ``convert_vcoco_annotations.py``). The official V-COCO evaluation uses
-``x + max(0, w - 1)`` instead; see docs/datasets.md.
+Annotations keep COCO's ``[x, y, w, h]``; :meth:`CocoInstance.xyxy` gives
+corner boxes in either frame: continuous (``x + w``, what the converted HOI
+files store) or the official V-COCO evaluation's inclusive pixel indices
+(``x + max(0, w - 1)``, clipped to the image). See docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -22,17 +22,31 @@ class CocoInstance:
 
     Attributes:
         id: the annotation id (what V-COCO's ``ann_id`` / ``role_object_id`` name).
-        box: ``(x1, y1, x2, y2)`` pixels, ``x2 = x + w``.
+        bbox: COCO's ``(x, y, w, h)`` in pixels.
         label: COCO-80 index.
         iscrowd: the COCO crowd flag.
-        area: the COCO segmentation area.
+        area: the COCO segmentation area (``w * h`` when the file has none).
+        ignore: the optional ``ignore`` flag some COCO-style files carry.
     """
 
     id: int
-    box: tuple[float, float, float, float]
+    bbox: tuple[float, float, float, float]
     label: int
     iscrowd: bool
     area: float
+    ignore: bool = False
+
+    def xyxy(self, inclusive: bool = False, size: tuple[int, int] | None = None) -> tuple[float, float, float, float]:
+        """Corner box: ``(x, y, x + w, y + h)``, or with ``inclusive`` the official V-COCO
+        frame ``(x, y, x + max(0, w - 1), y + max(0, h - 1))`` clipped to ``size = (width, height)``."""
+        x, y, w, h = self.bbox
+        if not inclusive:
+            return (x, y, x + w, y + h)
+        box = [x, y, x + max(0.0, w - 1.0), y + max(0.0, h - 1.0)]
+        if size is not None:
+            lim = (size[0] - 1.0, size[1] - 1.0)
+            box = [min(lim[k % 2], max(0.0, v)) for k, v in enumerate(box)]
+        return tuple(box)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -114,7 +128,11 @@ def read_coco_instances(path: str | Path) -> CocoInstances:
         x, y, w, h = (float(v) for v in bbox)
         if w < 0 or h < 0:
             raise AnnotationError(path, name, where + "bbox", f"negative width or height in {bbox}")
+        area = ann.get("area", w * h)
+        if isinstance(area, bool) or not isinstance(area, (int, float)):
+            raise AnnotationError(path, name, where + "area", f"expected a number, got {area!r}")
         instances[iid].append(CocoInstance(
-            aid, (x, y, x + w, y + h), vocab.COCO_ID_TO_INDEX[cid], bool(ann.get("iscrowd", 0)), float(ann.get("area", 0.0))
+            aid, (x, y, w, h), vocab.COCO_ID_TO_INDEX[cid], bool(ann.get("iscrowd", 0)), float(area),
+            bool(ann.get("ignore", 0)),
         ))
     return CocoInstances(path, images, instances)

@@ -19,10 +19,14 @@
 Every layout becomes the same :class:`~clhoi.structures.ImageAnnotation`:
 boxes are de-duplicated (identical box and label = one box), ordered by first
 use in the HOI rows (human, then object) and then any unreferenced boxes;
-rows keep file order. Boxes keep the files' numbers: HICO-DET coordinates are
-1-based inclusive pixels in all three layouts (see docs/datasets.md for what
-the official evaluation does with them). Like the official evaluation, HOI
-entries marked ``invis`` in the .mat file give no rows; they are counted in
+rows keep file order.
+
+Boxes: all three layouts store the .mat file's 1-based inclusive pixel
+indices. The reader subtracts 1, giving 0-based inclusive indices: the frame
+in which the official evaluation (ho-rcnn ``eval_one.m``, which adds 1 to
+0-based detections before a ``+1``-width IoU) compares detections, and the
+frame of the V-COCO reader. Like the official evaluation, HOI entries marked
+``invis`` in the .mat file give no rows; they are counted in
 :attr:`HICODataset.invisible`.
 """
 
@@ -52,7 +56,8 @@ class HICODataset:
     Attributes:
         images: one :class:`ImageAnnotation` per image, in file order; labels
             are COCO-80 indices, ``hoi`` rows ``(human_idx, object_idx,
-            class 0-599)``; boxes xyxy in the file's 1-based pixel numbers.
+            class 0-599)``; boxes xyxy, 0-based inclusive pixel indices
+            (the file's numbers minus 1).
         layout: ``converted``, ``fredzzhang`` or ``mat``.
         path: the file read.
         split: ``train`` / ``test`` for a .mat file, else ``None``.
@@ -159,7 +164,7 @@ class _ImageBuilder:
         return ImageAnnotation(
             file_name=file_name,
             size=size,
-            boxes=torch.tensor(self.boxes, dtype=torch.float32).reshape(-1, 4),
+            boxes=torch.tensor(self.boxes, dtype=torch.float32).reshape(-1, 4) - 1.0,  # 1-based -> 0-based
             labels=torch.tensor(self.labels, dtype=torch.long),
             hoi=torch.tensor(self.rows, dtype=torch.long).reshape(-1, 3),
         )

@@ -14,17 +14,26 @@
   :func:`clhoi.vocab.vcoco_classes` (``hold_obj``, ``stand``, ``sit_instr``...),
   ``object_id == -1`` where there is no object.
 
-Both give :class:`~clhoi.structures.ImageAnnotation` with every COCO box of the
+Both give :class:`~clhoi.structures.ImageAnnotation` with the COCO boxes of the
 image (file order), rows ``(agent_idx, role_box_idx or -1, class 0-28)`` in
-action order then file order, exactly as the converted files are written. The
-official files also give ``ignore``: persons without V-COCO labels, whose
-detections the official evaluation skips; the converted JSON has lost that.
+action order then file order, exactly as the converted files are written.
+
+Boxes are in the frame of the official evaluation (``vsrl_eval.py``): inclusive
+pixel indices ``[x, y, x + max(0, w - 1), y + max(0, h - 1)]``; the converted
+files' ``x + w`` corners are mapped the same way. From the official files the
+reader also does what ``vsrl_eval.py`` does to the ground truth: boxes are
+clipped to the image, and boxes with zero area or under one pixel (or an
+``ignore`` flag) are left out, with a warning and counts in
+:class:`VCOCODataset`; ``ignore`` marks persons without V-COCO labels, whose
+detections the evaluation skips. The converted JSON has lost image sizes, areas
+and that mark: it matches the official ground truth except for those rare boxes.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +51,22 @@ class VCOCODataset:
 
     Attributes:
         images: one :class:`ImageAnnotation` per image; labels COCO-80, boxes
-            xyxy pixels (``x2 = x + w``), ``hoi`` rows index
+            xyxy inclusive pixel indices (``x2 = x + w - 1``), ``hoi`` rows index
             :func:`clhoi.vocab.vcoco_classes`.
         layout: ``official`` or ``converted``.
         path: the V-COCO file read.
         coco_instances: the COCO instances file used (official layout).
+        dropped_boxes: COCO annotation ids the official evaluation leaves out
+            (zero area, under one pixel, ``ignore`` flag).
+        dropped_rows: positive rows whose agent box was left out.
     """
 
     images: list[ImageAnnotation]
     layout: str
     path: str
     coco_instances: str | None = None
+    dropped_boxes: list[int] = field(default_factory=list)
+    dropped_rows: int = 0
 
     def __len__(self) -> int:
         return len(self.images)
@@ -99,7 +113,7 @@ def load_vcoco(path: str | Path, coco_instances: str | Path | CocoInstances | No
                 "coco_instances='.../instances_vcoco_all_2014.json'"
             )
         coco = coco_instances if isinstance(coco_instances, CocoInstances) else read_coco_instances(coco_instances)
-        return VCOCODataset(_read_official(data, path, coco), "official", path, coco.path)
+        return _read_official(data, path, coco)
     if isinstance(data, list):
         return VCOCODataset(_read_converted(data, path), "converted", path)
     raise AnnotationError(
@@ -113,7 +127,7 @@ def _class_index() -> dict[tuple[str, str | None], int]:
 
 
 # --------------------------------------------------------------------------- official
-def _read_official(data: list, path: str, coco: CocoInstances) -> list[ImageAnnotation]:
+def _read_official(data: list, path: str, coco: CocoInstances) -> VCOCODataset:
     actions = {a.name: a for a in vocab.vcoco_actions()}
     classes = _class_index()
     seen_actions: list[str] = []
@@ -164,30 +178,54 @@ def _read_official(data: list, path: str, coco: CocoInstances) -> list[ImageAnno
         raise AnnotationError(path, "<file>", "action_name", f"actions {missing} are missing; an official split lists all 26")
 
     images = []
+    out = VCOCODataset(images, "official", path, coco.path)
     for iid in order:
         info, anns = coco.images[iid], coco.instances[iid]
-        index = {ann.id: k for k, ann in enumerate(anns)}
+        size = (info.width, info.height) if info.width > 0 and info.height > 0 else None
+        everything = {ann.id for ann in anns}
+        kept, boxes = [], []
+        for ann in anns:  # vsrl_eval.py _add_gt_annotations
+            box = ann.xyxy(inclusive=True, size=size)
+            if ann.ignore or ann.area <= 0 or not (box[2] > box[0] and box[3] > box[1]):
+                out.dropped_boxes.append(ann.id)
+                continue
+            kept.append(ann)
+            boxes.append(box)
+        index = {ann.id: k for k, ann in enumerate(kept)}
         name = f"image {iid} ({info.file_name})"
         hoi = []
         for aid, oid, cls in rows.get(iid, []):
             act, role = vocab.vcoco_classes()[cls]
-            if aid not in index:
+            if aid not in everything:
                 raise AnnotationError(path, name, f"{act}.ann_id", f"annotation {aid} is not a box of this image in {coco.path}")
-            if anns[index[aid]].label != vocab.PERSON:
+            if oid != 0 and oid not in everything:
+                raise AnnotationError(path, name, f"{act}.role_object_id ({role})",
+                                      f"annotation {oid!r} is not a box of this image in {coco.path}")
+            if aid not in index:
+                out.dropped_rows += 1
+                continue
+            if kept[index[aid]].label != vocab.PERSON:
                 raise AnnotationError(path, name, f"{act}.ann_id", f"agent annotation {aid} is not a person")
             if oid != 0 and oid not in index:
                 raise AnnotationError(path, name, f"{act}.role_object_id ({role})",
-                                      f"annotation {oid!r} is not a box of this image in {coco.path}")
+                                      f"annotation {oid} has zero area or is under one pixel; the official "
+                                      "evaluation drops such boxes and cannot score a role on it")
             hoi.append((index[aid], index[oid] if oid != 0 else -1, cls))
         images.append(ImageAnnotation(
             file_name=info.file_name,
             size=(info.width, info.height),
-            boxes=torch.tensor([a.box for a in anns], dtype=torch.float32).reshape(-1, 4),
-            labels=torch.tensor([a.label for a in anns], dtype=torch.long),
+            boxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            labels=torch.tensor([a.label for a in kept], dtype=torch.long),
             hoi=torch.tensor(hoi, dtype=torch.long).reshape(-1, 3),
-            ignore=torch.tensor([a.label == vocab.PERSON and a.id not in agents for a in anns], dtype=torch.bool),
+            ignore=torch.tensor([a.label == vocab.PERSON and a.id not in agents for a in kept], dtype=torch.bool),
         ))
-    return images
+    if out.dropped_boxes:
+        warnings.warn(
+            f"{path}: left out {len(out.dropped_boxes)} COCO box(es) with zero area or under one pixel, as the official "
+            f"evaluation does (annotation ids {out.dropped_boxes[:5]}...), and {out.dropped_rows} positive row(s) "
+            "of those agents", stacklevel=3,
+        )
+    return out
 
 
 # --------------------------------------------------------------------------- converted
@@ -202,7 +240,9 @@ def _read_converted(data: list[Any], path: str) -> list[ImageAnnotation]:
         boxes, labels = [], []
         for j, ann in enumerate(check_list(require(rec, "annotations", path, name), path, name, "annotations")):
             where = f"annotations[{j}]."
-            boxes.append(check_xyxy(require(ann, "bbox", path, name, where), path, name, where + "bbox"))
+            x1, y1, x2, y2 = check_xyxy(require(ann, "bbox", path, name, where), path, name, where + "bbox")
+            # x + w (converted) -> x + max(0, w - 1) (the official evaluation's inclusive frame)
+            boxes.append((x1, y1, x1 + max(0.0, x2 - x1 - 1.0), y1 + max(0.0, y2 - y1 - 1.0)))
             cid = require(ann, "category_id", path, name, where)
             if isinstance(cid, bool) or cid not in vocab.COCO_ID_TO_INDEX:
                 raise AnnotationError(path, name, where + "category_id", f"{cid!r} is not a COCO category id (1-90)")

@@ -154,8 +154,8 @@ def test_three_layouts_give_the_same_annotations(tmp_path: Path) -> None:
 
 def test_boxes_are_shared_between_pairs_and_labels_follow_the_class(tmp_path: Path) -> None:
     img = read_hicodet(write_converted(tmp_path / "test_hico.json"))[0]
-    # H1, BIKE, H2, CUP: first use in the rows, duplicates merged
-    assert img.boxes.tolist() == [H1, BIKE, H2, CUP]
+    # H1, BIKE, H2, CUP: first use in the rows, duplicates merged; 1-based file numbers -> 0-based
+    assert (img.boxes + 1).tolist() == [H1, BIKE, H2, CUP]
     assert img.labels.tolist() == [0, vocab.coco_index("bicycle"), 0, vocab.coco_index("cup")]
     assert img.hoi.tolist() == [[0, 1, hoi_class("ride", "bicycle")], [2, 1, hoi_class("ride", "bicycle")],
                                 [0, 1, hoi_class("hold", "bicycle")], [0, 3, hoi_class("drink_with", "cup")]]
@@ -176,7 +176,7 @@ def test_unreferenced_converted_boxes_are_kept_after_the_pairs(tmp_path: Path) -
         {"bbox": [3, 3, 8, 8], "category_id": 47}], "hoi_annotation": [{"subject_id": 1, "object_id": 2, "category_id": 37}]}
     (tmp_path / "a.json").write_text(json.dumps([rec]))
     img = read_hicodet(tmp_path / "a.json")[0]
-    assert img.boxes.tolist() == [[2, 2, 9, 9], [3, 3, 8, 8], [1, 1, 5, 5]]
+    assert img.boxes.tolist() == [[1, 1, 8, 8], [2, 2, 7, 7], [0, 0, 4, 4]]
     assert img.labels.tolist() == [0, vocab.coco_index("cup"), vocab.coco_index("chair")]
     assert img.hoi.tolist() == [[0, 1, hoi_class("hold", "cup")]]
 
@@ -203,11 +203,11 @@ def test_real_test_set_reads_in_full(real: HICODataset) -> None:
     in_file = Counter(h for a in raw["annotation"] for h in a["hoi"])
     assert counts == [in_file[c] for c in range(600)]
     assert [a.size for a in data.images] == [tuple(s) for s in raw["size"]]
-    # all images at once: boxes inside their 1-based image frame, humans as subjects, objects of the class
+    # all images at once: boxes inside the image (0-based indices), humans as subjects, objects of the class
     n_boxes = torch.tensor([len(a.boxes) for a in data.images])
     boxes, labels = torch.cat([a.boxes for a in data.images]), torch.cat([a.labels for a in data.images])
     wh = torch.tensor(raw["size"], dtype=torch.float32).repeat_interleave(n_boxes, dim=0)
-    assert (boxes[:, 2:] <= wh).all() and (boxes[:, :2] >= 1).all()
+    assert (boxes[:, 2:] <= wh - 1).all() and (boxes[:, :2] >= 0).all() and (boxes[:, 2:] == wh - 1).any()
     offsets = torch.cumsum(n_boxes, 0) - n_boxes
     n_rows = torch.tensor([len(a.hoi) for a in data.images])
     hoi = torch.cat([a.hoi for a in data.images])
@@ -216,7 +216,7 @@ def test_real_test_set_reads_in_full(real: HICODataset) -> None:
     class_object = torch.tensor([SPACE.hoi_coco_object(c) for c in range(600)])
     assert torch.equal(labels[hoi[:, 1]], class_object[hoi[:, 2]])
     first = data.images[0]
-    pairs = [(first.boxes[s].tolist(), first.boxes[o].tolist(), c) for s, o, c in first.hoi.tolist()]
+    pairs = [((first.boxes[s] + 1).tolist(), (first.boxes[o] + 1).tolist(), c) for s, o, c in first.hoi.tolist()]
     rec = raw["annotation"][0]
     assert pairs == list(zip(rec["boxes_h"], rec["boxes_o"], rec["hoi"]))
 

@@ -45,9 +45,9 @@ POSITIVES = {
 }
 
 
-def write_coco(path: Path) -> Path:
+def write_coco(path: Path, coco: dict = COCO) -> Path:
     images, anns = [], []
-    for iid, (name, w, h, objs) in COCO.items():
+    for iid, (name, w, h, objs) in coco.items():
         images.append({"id": iid, "file_name": name, "width": w, "height": h})
         for aid, cat, bbox, crowd in objs:
             anns.append({"id": aid, "image_id": iid, "category_id": vocab.COCO_IDS[vocab.coco_index(cat)],
@@ -57,17 +57,17 @@ def write_coco(path: Path) -> Path:
     return path
 
 
-def official_actions() -> list[dict]:
+def official_actions(agents: list = AGENTS, positives: dict = POSITIVES) -> list[dict]:
     """``vcoco_*.json``: per action, N agents; role_object_id stored role-major (R x N, flattened)."""
     out = []
     for action in vocab.vcoco_actions():
-        n, roles = len(AGENTS), action.roles
-        label = [int((aid, action.name) in POSITIVES) for _, aid in AGENTS]
-        role_ids = [[aid for _, aid in AGENTS]]
+        n, roles = len(agents), action.roles
+        label = [int((aid, action.name) in positives) for _, aid in agents]
+        role_ids = [[aid for _, aid in agents]]
         for r in range(1, len(roles)):
-            role_ids.append([POSITIVES.get((aid, action.name), [0] * len(roles))[r - 1] for _, aid in AGENTS])
-        out.append({"action_name": action.name, "role_name": list(roles), "image_id": [i for i, _ in AGENTS],
-                    "ann_id": [a for _, a in AGENTS], "label": label,
+            role_ids.append([positives.get((aid, action.name), [0] * len(roles))[r - 1] for _, aid in agents])
+        out.append({"action_name": action.name, "role_name": list(roles), "image_id": [i for i, _ in agents],
+                    "ann_id": [a for _, a in agents], "label": label,
                     "role_object_id": [v for row in role_ids for v in row], "include": [[] for _ in range(n)]})
     return out
 
@@ -108,7 +108,7 @@ def test_official_files_give_the_expected_rows(tmp_path: Path) -> None:
     assert data.layout == "official" and len(data) == 3
     a, b, c = data.images
     assert a.file_name == "COCO_val2014_000000000100.jpg" and a.size == (640, 480)
-    assert a.boxes[2].tolist() == [50, 60, 80, 70.5]  # x + w, y + h
+    assert a.boxes[2].tolist() == [50, 60, 79, 69.5]  # x + w - 1, y + h - 1: the official evaluation's frame
     assert a.labels.tolist() == [0, 0, vocab.coco_index("baseball bat"), vocab.coco_index("sports ball"), 0]
     assert a.hoi.tolist() == [[0, 2, cls("hold", "obj")], [0, -1, cls("stand")], [0, -1, cls("look", "obj")],
                               [0, 2, cls("hit", "instr")], [0, 3, cls("hit", "obj")]]
@@ -129,6 +129,29 @@ def test_converted_json_equals_official_files(tmp_path: Path) -> None:
         assert o.file_name == c.file_name
         assert torch.equal(o.boxes, c.boxes) and torch.equal(o.labels, c.labels) and torch.equal(o.hoi, c.hoi)
         assert c.size == (0, 0) and c.ignore is None  # the converted layout lost both
+
+
+def test_official_ground_truth_is_clipped_and_drops_what_vsrl_eval_drops(tmp_path: Path) -> None:
+    coco = {400: ("COCO_val2014_000000000400.jpg", 100, 80, [
+        (4001, "person", [90, 70, 20, 20], 0),  # runs past the image: clipped to (99, 79)
+        (4002, "person", [10, 10, 0.5, 30], 0),  # under one pixel wide: left out, with its rows
+        (4003, "cup", [20, 20, 5, 5], 0),
+        (4004, "sports ball", [40, 40, 10, 10], 0),
+    ])}
+    agents = [(400, 4001), (400, 4002)]
+    positives = {(4001, "hold"): [4004], (4002, "stand"): []}
+    instances = write_coco(tmp_path / "instances.json", coco)
+    path = tmp_path / "vcoco_test.json"
+    path.write_text(json.dumps(official_actions(agents, positives)))
+    with pytest.warns(UserWarning, match="left out 1 COCO box"):
+        data = load_vcoco(path, instances)
+    (img,) = data.images
+    assert img.boxes.tolist() == [[90, 70, 99, 79], [20, 20, 24, 24], [40, 40, 49, 49]]
+    assert img.hoi.tolist() == [[0, 2, cls("hold", "obj")]]
+    assert data.dropped_boxes == [4002] and data.dropped_rows == 1
+    path.write_text(json.dumps(official_actions(agents, {(4001, "hold"): [4002]})))
+    with pytest.raises(AnnotationError, match="hold.role_object_id \\(obj\\)'.*under one pixel"):
+        read_vcoco(path, instances)
 
 
 def test_class_order_is_the_converted_files_verb_list() -> None:
