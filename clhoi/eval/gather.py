@@ -67,10 +67,10 @@ class PredictionCollector:
         self.reset()
 
     def reset(self) -> None:
-        self._parts: dict[int, tuple[np.ndarray, ...]] = {}
+        self._parts: dict[int, tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def add(self, predictions: Iterable[Predictions]) -> None:
-        """Validate and store predictions; raises ``ValueError`` naming the image and field at fault."""
+        """Store predictions; raises ``ValueError`` for an unknown or repeated image (contents are checked in :meth:`arrays`)."""
         for p in predictions:
             pos = self.index.get(p.file_name)
             if pos is None:
@@ -80,55 +80,67 @@ class PredictionCollector:
                 )
             if pos in self._parts:
                 raise ValueError(f"{p.file_name}: predictions given twice for this image; merge them into one record")
-            self._parts[pos] = self._convert(p)
-
-    def _convert(self, p: Predictions) -> tuple[np.ndarray, ...]:
-        name = p.file_name
-        boxes = _as_numpy(p.boxes, np.float64).reshape(-1, 4)
-        pairs = _as_numpy(p.pairs, np.int64).reshape(-1, 2)
-        cls = _as_numpy(p.classes, np.int64).reshape(-1)
-        score = _as_numpy(p.scores, np.float64).reshape(-1)
-        n = boxes.shape[0]
-        if pairs.size:
-            h, o = pairs[:, 0], pairs[:, 1]
-            low = -1 if self.allow_no_object else 0
-            if h.min() < 0 or h.max() >= n or o.min() < low or o.max() >= n:
-                bad = int(np.flatnonzero((h < 0) | (h >= n) | (o < low) | (o >= n))[0])
-                hint = "" if self.allow_no_object else f" ({self.dataset} needs an object box for every triplet)"
-                raise ValueError(f"{name}: hoi[{bad}] = {pairs[bad].tolist()} indexes outside its {n} boxes{hint}")
-        if cls.size and (cls.min() < 0 or cls.max() >= self.num_classes):
-            bad = int(np.flatnonzero((cls < 0) | (cls >= self.num_classes))[0])
-            raise ValueError(f"{name}: hoi[{bad}] class {cls[bad]} is outside the {self.dataset} classes 0-{self.num_classes - 1}")
-        if not np.isfinite(score).all():
-            bad = int(np.flatnonzero(~np.isfinite(score))[0])
-            raise ValueError(f"{name}: hoi[{bad}] score is {score[bad]}; scores must be finite")
-        used = np.unique(pairs[pairs >= 0])
-        ub = boxes[used]
-        bad_box = ~np.isfinite(ub).all(1) | (ub[:, 2] < ub[:, 0]) | (ub[:, 3] < ub[:, 1])
-        if bad_box.any():
-            k = int(used[np.flatnonzero(bad_box)[0]])
-            raise ValueError(f"{name}: boxes[{k}] = {boxes[k].tolist()} is not a finite [x1, y1, x2, y2] with x2 >= x1, y2 >= y1")
-        has_obj = pairs[:, 1] >= 0
-        obj_box = np.zeros((pairs.shape[0], 4))
-        obj_box[has_obj] = boxes[pairs[has_obj, 1]]
-        return pairs[:, 0], boxes[pairs[:, 0]], obj_box, has_obj, cls, score
+            self._parts[pos] = (
+                p.file_name,
+                _as_numpy(p.boxes, np.float64).reshape(-1, 4),
+                _as_numpy(p.pairs, np.int64).reshape(-1, 2),
+                _as_numpy(p.classes, np.int64).reshape(-1),
+                _as_numpy(p.scores, np.float64).reshape(-1),
+            )
 
     def arrays(self) -> TripletArrays:
-        """All stored triplets, in ground-truth image order then triplet order."""
+        """All stored triplets, in ground-truth image order then triplet order.
+
+        Raises:
+            ValueError: naming the image and field at fault (box index, class, score, box).
+        """
         keys = sorted(self._parts)
         parts = [self._parts[k] for k in keys]
-        counts = [len(p[0]) for p in parts]
-        image = np.repeat(np.asarray(keys, dtype=np.int64), counts)
-
-        def cat(i: int, shape: tuple[int, ...], dtype) -> np.ndarray:
-            return np.concatenate([p[i] for p in parts]) if parts else np.zeros(shape, dtype=dtype)
-
+        n_boxes = np.array([p[1].shape[0] for p in parts], dtype=np.int64)
+        n_trip = np.array([p[2].shape[0] for p in parts], dtype=np.int64)
+        boxes = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, 4))
+        pairs = np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, 2), np.int64)
+        cls = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.int64)
+        score = np.concatenate([p[4] for p in parts]) if parts else np.zeros(0)
+        part = np.repeat(np.arange(len(parts)), n_trip)  # which stored image each triplet belongs to
+        n = n_boxes[part]
+        low = -1 if self.allow_no_object else 0
+        checks = [
+            ((pairs[:, 0] < 0) | (pairs[:, 0] >= n) | (pairs[:, 1] < low) | (pairs[:, 1] >= n), "index"),
+            ((cls < 0) | (cls >= self.num_classes), "class"),
+            (~np.isfinite(score), "score"),
+        ]
+        for bad, what in checks:
+            if bad.any():
+                self._fail_triplet(parts, n_trip, int(np.flatnonzero(bad)[0]), what)
+        bad_box = ~np.isfinite(boxes).all(1) | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+        if bad_box.any():
+            k = int(np.flatnonzero(bad_box)[0])
+            i = int(np.searchsorted(np.cumsum(n_boxes), k, side="right"))
+            j = k - int(n_boxes[:i].sum())
+            raise ValueError(f"{parts[i][0]}: boxes[{j}] = {boxes[k].tolist()} is not a finite "
+                             "[x1, y1, x2, y2] with x2 >= x1, y2 >= y1")
+        offset = (np.cumsum(n_boxes) - n_boxes)[part]  # first box of each triplet's image in `boxes`
+        has_obj = pairs[:, 1] >= 0
+        obj_box = np.zeros((pairs.shape[0], 4))
+        obj_box[has_obj] = boxes[(offset + pairs[:, 1])[has_obj]]
         return TripletArrays(
-            image=image,
-            human=cat(0, (0,), np.int64),
-            human_box=cat(1, (0, 4), np.float64),
-            object_box=cat(2, (0, 4), np.float64),
-            has_object=cat(3, (0,), bool),
-            cls=cat(4, (0,), np.int64),
-            score=cat(5, (0,), np.float64),
+            image=np.repeat(np.asarray(keys, dtype=np.int64), n_trip),
+            human=pairs[:, 0].copy(),
+            human_box=boxes[offset + pairs[:, 0]],
+            object_box=obj_box,
+            has_object=has_obj,
+            cls=cls,
+            score=score,
         )
+
+    def _fail_triplet(self, parts: list, n_trip: np.ndarray, t: int, what: str) -> None:
+        i = int(np.searchsorted(np.cumsum(n_trip), t, side="right"))
+        j = t - int(n_trip[:i].sum())
+        name, boxes, pairs, cls, score = parts[i]
+        if what == "index":
+            hint = "" if self.allow_no_object else f" ({self.dataset} needs an object box for every triplet)"
+            raise ValueError(f"{name}: hoi[{j}] = {pairs[j].tolist()} indexes outside its {boxes.shape[0]} boxes{hint}")
+        if what == "class":
+            raise ValueError(f"{name}: hoi[{j}] class {cls[j]} is outside the {self.dataset} classes 0-{self.num_classes - 1}")
+        raise ValueError(f"{name}: hoi[{j}] score is {score[j]}; scores must be finite")
