@@ -75,6 +75,9 @@ def teacher_report_command(
     ),
     name: Annotated[Optional[list[str]], typer.Option(help="display name per label file, in order")] = None,
     top: Annotated[int, typer.Option(help="ground-truth interactions in the chart (Fig. 9: 30)")] = 30,
+    coco_instances: Annotated[
+        Optional[Path], typer.Option(help="COCO instances file (V-COCO's official layout only)")
+    ] = None,
 ) -> None:
     """Measure teacher labels against ground-truth HOIs: precision, recall, Fig. 9 chart."""
     from clhoi.report.teacher import teacher_report
@@ -84,7 +87,8 @@ def teacher_report_command(
     if top < 1:
         fail("--top must be at least 1")
     try:
-        report, json_path, png_path = teacher_report(labels, dataset, annotations, out, name, top_n=top)
+        report, json_path, png_path = teacher_report(labels, dataset, annotations, out, name, top_n=top,
+                                                     coco_instances=coco_instances)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     typer.echo(report.table())

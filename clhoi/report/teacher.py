@@ -148,8 +148,14 @@ def compare(
     )
 
 
-def read_annotations(dataset: str, path: str | Path) -> list[ImageAnnotation]:
-    """Ground truth of ``dataset`` from its annotation file, with the dataset's own reader."""
+def read_annotations(dataset: str, path: str | Path, coco_instances: str | Path | None = None) -> list[ImageAnnotation]:
+    """Ground truth of ``dataset`` from its annotation file, with the dataset's own reader.
+
+    Args:
+        dataset: ``hicodet``, ``vcoco`` or ``sandbox`` (classes mapped onto the sandbox's space).
+        path: the annotation file.
+        coco_instances: the COCO instances file, for V-COCO's official layout.
+    """
     if dataset == "hicodet":
         from clhoi.data.hicodet import read_hicodet
 
@@ -157,7 +163,7 @@ def read_annotations(dataset: str, path: str | Path) -> list[ImageAnnotation]:
     if dataset == "vcoco":
         from clhoi.data.vcoco import read_vcoco
 
-        return list(read_vcoco(path))
+        return list(read_vcoco(path, coco_instances))
     if dataset == "sandbox":  # HICO-DET files; classes mapped onto the sandbox's 24
         from clhoi.data.hicodet import read_hicodet
         from clhoi.sandbox.labels import hicodet_to_sandbox
@@ -187,6 +193,7 @@ def teacher_report(
     hoi_space: HOILabelSpace | None = None,
     top_n: int = 30,
     top_k: int = 20,
+    coco_instances: str | Path | None = None,
 ) -> tuple[TeacherReport, Path, Path]:
     """Read label files and ground truth, measure, and write the JSON and the PNG.
 
@@ -199,6 +206,7 @@ def teacher_report(
         hoi_space: the label space, when not the dataset's own (the sandbox's).
         top_n: interactions in the chart.
         top_k: length of the hallucinated / missed / open-vocabulary lists.
+        coco_instances: the COCO instances file, for V-COCO's official layout.
 
     Returns:
         The report, the JSON path and the PNG path.
@@ -216,7 +224,7 @@ def teacher_report(
     if names is not None and len(names) != len(paths):
         raise ValueError(f"{len(names)} names for {len(paths)} label files; give one name per file")
     names = list(names) if names is not None else _unique_names(paths)
-    gt = read_annotations(dataset, annotations)
+    gt = read_annotations(dataset, annotations, coco_instances)
     if not gt:
         raise ValueError(f"{annotations}: no annotated images")
     labels = [(n, read_labels(p)) for n, p in zip(names, paths)]
