@@ -229,12 +229,10 @@ def _align(records: Iterable[LabelRecord], names: Sequence[str]) -> tuple[dict[s
     out: dict[str, LabelRecord] = {}
     unmatched = 0
     for r in records:
-        parts = r.image.split("/")
         key = r.image if r.image in exact else tails.get(r.image)
-        for i in range(1, len(parts)):
-            if key is not None:
-                break
-            key = "/".join(parts[i:]) if "/".join(parts[i:]) in exact else None
+        if key is None:  # the record has leading folders the annotation lacks
+            parts = r.image.split("/")
+            key = next((t for t in ("/".join(parts[i:]) for i in range(1, len(parts))) if t in exact), None)
         if key is None:
             unmatched += 1
         else:

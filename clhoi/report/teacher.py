@@ -25,7 +25,7 @@ from PIL import Image
 
 from clhoi.report.chart import grouped_bar_chart, save_chart
 from clhoi.report.quality import Key, LabelQuality, label_quality, top_interactions
-from clhoi.report.space import report_space
+from clhoi.report.space import object_name, report_space
 from clhoi.structures import ImageAnnotation, LabelRecord
 from clhoi.vocab import HOILabelSpace
 
@@ -35,8 +35,6 @@ REPORT_PNG = "teacher_report_top{n}.png"
 
 def interaction_name(key: Key) -> str:
     """``("ride", 1)`` -> ``"ride bicycle"``; just the verb for an object-free class."""
-    from clhoi.report.space import object_name
-
     return key[0] if key[1] is None else f"{key[0]} {object_name(key[1])}"
 
 
