@@ -197,6 +197,7 @@ def test_real_test_set_reads_in_full(real: HICODataset) -> None:
     assert data.layout == "fredzzhang" and len(data) == 9658
     assert [a.file_name for a in data.images] == raw["filenames"]
     assert data.empty == sorted(raw["empty"]) and len(data.empty) == 112
+    assert len(data) - len(data.empty) == 9546  # the paper's test-image count (Sec. 4.1): images with pairs
     assert data.num_pairs == 33405
     counts = data.class_counts()
     assert sum(c > 0 for c in counts) == 600
