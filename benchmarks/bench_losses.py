@@ -48,10 +48,13 @@ def main() -> None:
     human = torch.randint(0, 4, (p,))
     obj = torch.randint(4, 12, (p,))
 
+    object_labels = torch.stack([dets[int(i)].labels[int(o)] for i, o in zip(pair_image, obj)])
+    pair_scores = torch.rand(p, 2)
+
     def output() -> StudentOutput:
-        return StudentOutput(torch.randn(p, d, requires_grad=True), pair_image, human, obj, torch.rand(p, 2),
-                             torch.stack([dets[int(i)].labels[int(o)] for i, o in zip(pair_image, obj)]),
-                             context=torch.randn(b, q, d, requires_grad=True), logit_scale=torch.tensor(14.3))
+        return StudentOutput(torch.randn(p, d, requires_grad=True), pair_image, human, obj, pair_scores,
+                             object_labels, context=torch.randn(b, q, d, requires_grad=True),
+                             logit_scale=torch.tensor(14.3))
 
     ones = lambda n: torch.ones(b, n, dtype=torch.bool)  # noqa: E731
     targets = DistillTargets(unit(b, 1, d), ones(1), unit(b, 3, d), ones(3), unit(b, 2, d), ones(2),

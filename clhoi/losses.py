@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
 SR_LABEL_MODES: tuple[str, ...] = ("minmax", "cosine")
 __all__ = ["Criterion", "DistillTargets", "SR_LABEL_MODES", "context_loss", "i2t_loss", "image_level_interaction",
-           "pad_pairs", "soft_relation_labels", "soft_relation_loss", "soft_similarity", "t2i_loss"]
+           "pad_pairs", "soft_relation_labels", "soft_relation_loss", "soft_similarity", "soft_similarity_matrix",
+           "t2i_loss"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -86,10 +87,33 @@ def soft_similarity(
         ``(s [...], valid [...] bool)``; ``s`` is 0 where either side has no row.
     """
     sim = f1 @ f2.transpose(-1, -2)  # [..., M, N]
-    if mask2 is None:
-        mask2 = torch.ones(f2.shape[:-1], dtype=torch.bool, device=f2.device)
     if mask1 is None:
         mask1 = torch.ones(f1.shape[:-1], dtype=torch.bool, device=f1.device)
+    if mask2 is None:
+        mask2 = torch.ones(f2.shape[:-1], dtype=torch.bool, device=f2.device)
+    return _soft_reduce(sim, mask1, mask2)
+
+
+def soft_similarity_matrix(f1: Tensor, f2: Tensor, mask1: Tensor, mask2: Tensor) -> tuple[Tensor, Tensor]:
+    """``s(f1[i], f2[j])`` for every pair of batch items, with one matrix product.
+
+    Same result as ``soft_similarity(f1[:, None], f2[None], mask1[:, None], mask2[None])``
+    without materialising the broadcast operands.
+
+    Args:
+        f1: ``[B1, M, D]``, mask1: ``[B1, M]``.
+        f2: ``[B2, N, D]``, mask2: ``[B2, N]``.
+
+    Returns:
+        ``(s [B1, B2], valid [B1, B2])``.
+    """
+    (b1, m, d), (b2, n, _) = f1.shape, f2.shape
+    sim = (f1.reshape(b1 * m, d) @ f2.reshape(b2 * n, d).T).reshape(b1, m, b2, n).transpose(1, 2)  # [B1, B2, M, N]
+    return _soft_reduce(sim, mask1[:, None], mask2[None])
+
+
+def _soft_reduce(sim: Tensor, mask1: Tensor, mask2: Tensor) -> tuple[Tensor, Tensor]:
+    """Eq. 5 from ``sim [..., M, N]`` and masks broadcastable to ``[..., M]`` / ``[..., N]``."""
     m2 = mask2.unsqueeze(-2)  # [..., 1, N]
     weights = sim.masked_fill(~m2, torch.finfo(sim.dtype).min).softmax(dim=-1) * m2
     per_row = (weights * sim.masked_fill(~m2, 0.0)).sum(-1)  # [..., M]
@@ -115,7 +139,8 @@ def context_loss(context: Tensor, caption: Tensor, caption_mask: Tensor, tempera
     """
     c = F.normalize(context, dim=-1) / temperature
     t = F.normalize(caption, dim=-1)
-    s, _ = soft_similarity(c[:, None], t[None], None, caption_mask[None])  # [B, B]: s(f_c^i, f_cap^j)
+    all_queries = torch.ones(c.shape[:2], dtype=torch.bool, device=c.device)
+    s, _ = soft_similarity_matrix(c, t, all_queries, caption_mask)  # [B, B]: s(f_c^i, f_cap^j)
     has = caption_mask.any(-1)  # [B]
     logits = s.masked_fill(~has[None, :], torch.finfo(s.dtype).min)
     diag = torch.arange(s.shape[0], device=s.device)
@@ -182,7 +207,7 @@ def t2i_loss(
     b = positives.shape[0]
     pairs, pair_mask = pad_pairs(F.normalize(interaction, dim=-1), pair_image, b)  # [B, K, D], [B, K]
     q = F.normalize(positives, dim=-1) / temperature
-    s, _ = soft_similarity(q[:, None], pairs[None], positive_mask[:, None], pair_mask[None])  # [B, B]
+    s, _ = soft_similarity_matrix(q, pairs, positive_mask, pair_mask)  # [B, B]: s(f_pos^i, I^j)
     has_pairs = pair_mask.any(-1)
     logits = s.masked_fill(~has_pairs[None, :], torch.finfo(s.dtype).min)
     valid = has_pairs & positive_mask.any(-1)

@@ -127,8 +127,7 @@ def supervised_loss(
     logits = scale * (F.normalize(inter, dim=-1) @ F.normalize(targets.text.to(inter), dim=-1).T)  # [P, C]
     prior = (output.pair_scores[:, 0] * output.pair_scores[:, 1]).clamp(min=0.0).to(inter) ** prior_lambda
     probs = torch.sigmoid(logits) * prior[:, None]
-    loss = focal_loss(probs, targets.labels.to(probs), alpha, gamma)
-    if targets.valid is not None:
-        loss = loss * targets.valid.to(loss)
-    n_pos = float((targets.labels * (targets.valid if targets.valid is not None else 1)).sum())
-    return loss.sum() / max(n_pos, 1.0)
+    labels = targets.labels.to(probs)
+    if targets.valid is not None:  # only the allowed (pair, class) entries: [V]
+        probs, labels = probs[targets.valid], labels[targets.valid]
+    return focal_loss(probs, labels, alpha, gamma).sum() / labels.sum().clamp(min=1.0)

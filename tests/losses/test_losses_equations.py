@@ -11,6 +11,7 @@ from clhoi.losses import (
     pad_pairs,
     soft_relation_labels,
     soft_similarity,
+    soft_similarity_matrix,
     t2i_loss,
     soft_relation_loss,
 )
@@ -52,6 +53,15 @@ def test_soft_similarity_matches_loop_with_masks() -> None:
     for i in range(2):
         assert abs(float(s[i]) - s_loop(_rows(f1[i], m1[i]), _rows(f2[i], m2[i]), 1 / TAU)) < 1e-5
     assert float(s[2]) == 0.0
+
+
+def test_soft_similarity_matrix_equals_broadcast_form() -> None:
+    f1, m1 = _ragged(3, 4, 6, [4, 0, 2])
+    f2, m2 = _ragged(5, 2, 6, [1, 2, 0, 2, 1])
+    s, valid = soft_similarity_matrix(f1, f2, m1, m2)
+    s_ref, valid_ref = soft_similarity(f1[:, None], f2[None], m1[:, None], m2[None])
+    assert s.shape == (3, 5) and torch.equal(valid, valid_ref)
+    assert torch.allclose(s, s_ref, atol=1e-12)
 
 
 def test_context_loss_matches_loop() -> None:
