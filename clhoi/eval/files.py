@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from clhoi.structures import Predictions
@@ -39,20 +39,44 @@ def read_predictions(path: str | Path) -> list[Predictions]:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of per-image records, got {type(data).__name__}")
-    out = []
-    for i, rec in enumerate(data):
-        where = f"{path}: record {i}"
-        if not isinstance(rec, dict):
-            raise ValueError(f"{where}: expected an object with file_name, boxes, labels, hoi; got {type(rec).__name__}")
+    return [_parse(rec, f"{path}: record {i}") for i, rec in enumerate(data)]
+
+
+def _parse(rec: Any, where: str) -> Predictions:
+    """One record -> Predictions with float64 boxes and scores (``Predictions.from_dict`` rounds to float32)."""
+    if not isinstance(rec, dict):
+        raise ValueError(f"{where}: expected an object with file_name, boxes, labels, hoi; got {type(rec).__name__}")
+    name = rec.get("file_name")
+    if not isinstance(name, str):
+        raise ValueError(f"{where}: no string 'file_name'")
+    where = f"{where} ({name})"
+    arrays = {}
+    for key, dtype, width in (("boxes", np.float64, 4), ("labels", np.int64, 0), ("hoi", np.float64, 4)):
+        if key not in rec:
+            raise ValueError(f"{where}: lacks field '{key}'")
         try:
-            p = Predictions.from_dict(rec)
-            # keep the file's doubles: Predictions.from_dict rounds boxes and scores to float32
-            boxes = torch.as_tensor(rec["boxes"], dtype=torch.float64).reshape(-1, 4)
-            hoi = torch.as_tensor(rec["hoi"], dtype=torch.float64).reshape(-1, 4)
-        except ValueError as e:
-            raise ValueError(f"{where}: {e}") from None
-        out.append(replace(p, boxes=boxes, scores=hoi[:, 3]))
-    return out
+            a = np.asarray(rec[key], dtype=dtype)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{where}: field '{key}' is not numeric ({e})") from None
+        if a.size == 0:
+            a = a.reshape((0, width) if width else (0,))
+        if (width and (a.ndim != 2 or a.shape[1] != width)) or (not width and a.ndim != 1):
+            shape = f"[N, {width}]" if width else "[N]"
+            raise ValueError(f"{where}: field '{key}' must be {shape}, got shape {list(a.shape)}")
+        arrays[key] = a
+    boxes, labels, hoi = arrays["boxes"], arrays["labels"], arrays["hoi"]
+    if labels.shape[0] != boxes.shape[0]:
+        raise ValueError(f"{where}: {boxes.shape[0]} boxes but {labels.shape[0]} labels")
+    idx = hoi[:, :2]
+    if not (np.isfinite(idx).all() and (idx == np.round(idx)).all()):
+        raise ValueError(f"{where}: field 'hoi' box indices must be integers")
+    n = boxes.shape[0]
+    bad = (idx[:, 0] < 0) | (idx[:, 1] < -1) | (idx >= n).any(1)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{where}: hoi[{j}] = {hoi[j].tolist()} indexes outside its {n} boxes")
+    return Predictions(name, torch.from_numpy(boxes), torch.from_numpy(labels), torch.from_numpy(idx.astype(np.int64)),
+                       torch.from_numpy(hoi[:, 2].astype(np.int64)), torch.from_numpy(hoi[:, 3].copy()))
 
 
 def write_predictions(predictions: list[Predictions], path: str | Path) -> None:

@@ -54,13 +54,13 @@ def evaluate_files(
 def metrics_table(result: HICODetResult | VCOCOResult) -> Table:
     """The headline numbers as a rich table (percent)."""
     if isinstance(result, HICODetResult):
-        table = Table(title=f"HICO-DET mAP (%) - {result.num_images} images, {result.num_triplets} triplets")
+        table = Table(title="HICO-DET mAP (%)", caption=f"{result.num_images} images, {result.num_triplets} triplets")
         for col in ("setting", "Full", "Rare", "Non-rare"):
             table.add_column(col, justify="left" if col == "setting" else "right")
         for name, s in (("Default", result.default), ("Known-Object", result.known_object)):
             table.add_row(name, *(f"{100 * v:.2f}" for v in (s.full, s.rare, s.non_rare)))
         return table
-    table = Table(title=f"V-COCO AP (%) - {result.num_images} images, {result.num_triplets} triplets")
+    table = Table(title="V-COCO AP (%)", caption=f"{result.num_images} images, {result.num_triplets} triplets")
     table.add_column("metric")
     table.add_column("AP", justify="right")
     for name, v in (("AP_role scenario 1", result.role_map_scenario_1),
