@@ -41,10 +41,14 @@ def load_captions(path: str | Path) -> dict[str, str]:
         raise FileNotFoundError(f"captions file {path} does not exist (teacher.captions_file)")
     text = path.read_text(encoding="utf-8")
     found: dict[str, list[str]] = {}
+    data: Any = None
     try:
-        data: Any = json.loads(text)
+        data = None if path.suffix == ".jsonl" else json.loads(text)
     except ValueError:
-        data = None
+        pass
+    if isinstance(data, dict) and "image" in data and ("caption" in data or "captions" in data):
+        data = None  # a JSON-lines file of one line
+    if data is None:
         for lineno, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
