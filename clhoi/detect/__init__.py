@@ -1,10 +1,26 @@
 """Detector adapters (Hugging Face DETR and friends), UPT's filtering, and detections files.
 
-``Detector`` imports transformers only when a detector is loaded.
+The public names load lazily, so that ``clhoi.detect.config`` (imported by
+``clhoi.config``) costs no torch import.
 """
 
-from clhoi.detect.detector import Detector, coco_label_map, decode_outputs
-from clhoi.detect.files import load_detections, save_detections
-from clhoi.detect.filter import filter_detections
+from __future__ import annotations
 
-__all__ = ["Detector", "coco_label_map", "decode_outputs", "filter_detections", "load_detections", "save_detections"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Detector": "clhoi.detect.detector",
+    "coco_label_map": "clhoi.detect.detector",
+    "decode_outputs": "clhoi.detect.detector",
+    "filter_detections": "clhoi.detect.filter",
+    "load_detections": "clhoi.detect.files",
+    "save_detections": "clhoi.detect.files",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'clhoi.detect' has no attribute {name!r}")
