@@ -364,17 +364,24 @@ class Criterion(torch.nn.Module):
         Returns:
             ``{term: weighted scalar}`` plus ``"total"``.
         """
-        w = self.weights
-        out: dict[str, Tensor] = {}
-        distill = [t for t in ("context", "i2t", "t2i", "soft_relation") if w[t] != 0]
+        distill = [t for t in ("context", "i2t", "t2i", "soft_relation") if self.weights[t] != 0]
         if distill and targets is None:
             raise ValueError(f"loss terms {distill} need DistillTargets; pass targets or set their weights to 0")
-        tau, inter, img = self.temperature, output.interaction, output.pair_image
+        # the losses run in float32, also under bf16 autocast (features and texts may come in bf16)
+        with torch.autocast(device_type=output.interaction.device.type, enabled=False):
+            return self._terms(output, None if targets is None else targets.float(), supervised)
+
+    def _terms(
+        self, output: StudentOutput, targets: DistillTargets | None, supervised: "SupervisedTargets | None"
+    ) -> dict[str, Tensor]:
+        w = self.weights
+        out: dict[str, Tensor] = {}
+        tau, inter, img = self.temperature, output.interaction.float(), output.pair_image
         if w["context"] != 0:
             if output.context is None:
                 raise ValueError("loss.context is non-zero but the student has no context features (VLT off); "
                                  "set loss.context=0")
-            out["context"] = w["context"] * context_loss(output.context, targets.caption, targets.caption_mask, tau)
+            out["context"] = w["context"] * context_loss(output.context.float(), targets.caption, targets.caption_mask, tau)
         if w["i2t"] != 0:
             out["i2t"] = w["i2t"] * i2t_loss(inter, img, targets.positives, targets.positive_mask,
                                              targets.negatives, targets.negative_mask, tau)

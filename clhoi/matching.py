@@ -120,7 +120,7 @@ def supervised_loss(
     Returns:
         scalar; ``0`` (with a graph) when there are no pairs.
     """
-    inter = output.interaction
+    inter = output.interaction.float()
     if inter.shape[0] == 0:
         return inter.sum() * 0.0
     scale = output.logit_scale if output.logit_scale is not None else 1.0

@@ -50,6 +50,11 @@ class DistillTargets:
         kw = {k: (v.to(device) if isinstance(v, Tensor) else v) for k, v in self.__dict__.items()}
         return DistillTargets(**kw)
 
+    def float(self) -> "DistillTargets":
+        """A copy whose embeddings are float32 (masks unchanged)."""
+        kw = {k: (v.float() if isinstance(v, Tensor) and v.is_floating_point() else v) for k, v in self.__dict__.items()}
+        return DistillTargets(**kw)
+
 
 def _pad(rows: list[list[int]], table: Tensor) -> tuple[Tensor, Tensor]:
     """Gather ``table`` rows per image into ``[B, N, D]`` with a ``[B, N]`` mask (N >= 1)."""

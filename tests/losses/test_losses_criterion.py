@@ -150,3 +150,16 @@ def test_from_config_reads_every_field() -> None:
     assert crit.temperature == 0.5 and crit.sr_label_mode == "cosine" and crit.focal_gamma == 2.0
     with pytest.raises(ValueError, match="sr_label_mode"):
         LossConfig(sr_label_mode="softmax")
+
+
+def test_bf16_autocast_inputs_give_float32_losses() -> None:
+    lin = torch.nn.Linear(D, D)
+    targets = build_distill_targets(_records(), lambda t: _Encoder()(t).bfloat16(), union=torch.randn(5, D).bfloat16())
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = _output([0, 0, 3, 3, 3], 4)
+        out.interaction = lin(out.interaction.detach())
+        out.context = lin(out.context.detach())
+        losses = Criterion(ALL)(out, targets)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
+    losses["total"].backward()
+    assert lin.weight.grad is not None and torch.isfinite(lin.weight.grad).all()
