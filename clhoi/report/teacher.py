@@ -83,7 +83,8 @@ class TeacherReport:
     def table(self) -> str:
         """The side-by-side comparison as a fixed-width text table (one row per label file)."""
         cols = [("images", "images", "d"), ("precision", "precision", "%"), ("recall", "recall", "%"),
-                ("f1", "F1", "%"), ("no_action_share", "no-action", "%"), ("pairs_per_image", "pairs/img", "f"),
+                ("f1", "F1", "%"), ("no_action_share", "no-action", "%"), ("error_share", "errors", "%"),
+                ("pairs_per_image", "pairs/img", "f"),
                 ("open_vocab_share", "open-vocab", "%")]
         name_w = max([len(q.name) for q in self.qualities] + [len("labels")])
 
