@@ -222,6 +222,15 @@ def test_real_test_set_reads_in_full(real: HICODataset) -> None:
     assert pairs == list(zip(rec["boxes_h"], rec["boxes_o"], rec["hoi"]))
 
 
+def test_vocab_agrees_with_the_real_file_metadata() -> None:
+    """clhoi.vocab's HICO-DET facts against the real file's own objects, verbs, classes and rare split."""
+    raw = json.loads(REAL.read_text())
+    assert list(SPACE.objects) == raw["objects"] and list(SPACE.verbs) == raw["verbs"]
+    assert [list(SPACE.hoi[c]) for c in range(600)] == [[v, o] for _, o, v in raw["correspondence"]]
+    assert sorted(SPACE.rare) == sorted(raw["rare"]) and sorted(SPACE.non_rare) == sorted(raw["non_rare"])
+    assert [vocab.coco_index(n) for n in raw["objects"]] == list(SPACE.object_to_coco)
+
+
 # --------------------------------------------------------------------------- malformed files
 def _corrupt_converted(tmp_path: Path, edit) -> Path:
     path = write_converted(tmp_path / "test_hico.json", hoi_category_id=True)
