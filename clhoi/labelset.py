@@ -37,19 +37,24 @@ NO_INTERACTION_TEMPLATE = "a photo of a person and {object}"
 
 @lru_cache(maxsize=4096)
 def gerund(verb: str) -> str:
-    """``"ride"`` -> ``"riding"``, ``"talk_on"`` -> ``"talking on"``: inflect the first word only."""
+    """``"ride"`` -> ``"riding"``, ``"talk_on"`` -> ``"talking on"``: inflect the first word only.
+
+    A gerund stays one (``"riding"`` -> ``"riding"``); so does ``"no interaction"``.
+    """
     words = verb.replace("_", " ").strip().lower().split()
     if not words:
         raise ValueError("empty verb")
     head = words[0]
-    if not head.endswith("ing"):
-        try:
-            from lemminflect import getInflection
+    if head == "no":  # "no interaction"
+        return " ".join(words)
+    from lemminflect import getInflection, getLemma
 
-            forms = getInflection(head, tag="VBG")
-        except ImportError:  # pragma: no cover - lemminflect is a dependency
-            forms = ()
-        head = forms[0] if forms else (head[:-1] if head.endswith("e") and len(head) > 2 else head) + "ing"
+    lemma = (getLemma(head, upos="VERB") or (head,))[0]  # "riding" -> "ride"; "swing" stays
+    forms = getInflection(lemma, tag="VBG")
+    if forms:
+        head = forms[0]
+    elif not head.endswith("ing"):
+        head = (head[:-1] if head.endswith("e") and len(head) > 2 else head) + "ing"
     return " ".join([head, *words[1:]])
 
 

@@ -117,6 +117,8 @@ def test_wrong_text_rows_and_bad_lambda_raise() -> None:
 
 def test_prompts() -> None:
     assert gerund("talk_on") == "talking on" and gerund("lie_on") == "lying on" and gerund("ride") == "riding"
+    assert gerund("swing") == "swinging" and gerund("riding") == "riding" and gerund("bring") == "bringing"
+    assert gerund("no_interaction") == "no interaction"
     assert hoi_prompt("ride", "bicycle") == "a photo of a person riding a bicycle"
     assert hoi_prompt("eat", "apple") == "a photo of a person eating an apple"
     assert hoi_prompt("no_interaction", "sports_ball") == "a photo of a person and a sports ball"
