@@ -100,8 +100,8 @@ def read_hicodet(path: str | Path, split: str | None = None, on_invalid: OnInval
         split: ``train`` or ``test``; needed only for a .mat file holding both.
         on_invalid: ``raise`` (default) stops at the first malformed record;
             ``skip`` leaves such records out with a warning that names each
-            one (QPIC drops the few training images whose indices point past
-            their box list; this is that, made visible).
+            one (QPIC's training loader quietly drops images whose indices
+            point past their box list; this is that, made visible).
 
     Returns:
         One :class:`ImageAnnotation` per image, in file order.
@@ -119,7 +119,7 @@ def load_hicodet(path: str | Path, split: str | None = None, on_invalid: OnInval
     path = str(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"HICO-DET annotation file not found: {path}")
-    if path.endswith(".mat"):
+    if Path(path).suffix.lower() == ".mat":
         return _read_mat(path, split, on_invalid)
     data = _load_json(path)
     if isinstance(data, list):
@@ -134,7 +134,7 @@ def load_hicodet(path: str | Path, split: str | None = None, on_invalid: OnInval
 
 
 def detect_layout(path: str | Path) -> str:
-    """``converted``, ``fredzzhang`` or ``mat``: the layout :func:`read_hicodet` would read."""
+    """``converted``, ``fredzzhang`` or ``mat``: the layout :func:`read_hicodet` reads (it reads the file)."""
     return load_hicodet(path).layout
 
 
