@@ -339,6 +339,72 @@ def merge_labels_command(
     typer.echo(summary.format(this_run=False))
 
 
+# --- detection ---
+@app.command("detect")
+def detect_command(
+    images: Annotated[list[Path], typer.Argument(help="image files or folders (searched recursively)")],
+    out: Annotated[Path, typer.Option(help="detections file to write (.safetensors or .npz)")],
+    model: Annotated[str, typer.Option(help="Hugging Face detector id or local path")] = "facebook/detr-resnet-50",
+    image_root: Annotated[Optional[Path], typer.Option(help="keys become paths relative to this folder")] = None,
+    score_threshold: Annotated[float, typer.Option(help="UPT filter: minimum score")] = 0.2,
+    nms_threshold: Annotated[float, typer.Option(help="UPT filter: per-class NMS IoU")] = 0.5,
+    min_instances: Annotated[int, typer.Option(help="UPT filter: humans / objects kept at least")] = 3,
+    max_instances: Annotated[int, typer.Option(help="UPT filter: humans / objects kept at most")] = 15,
+    raw: Annotated[bool, typer.Option("--raw", help="keep every query (no UPT filter)")] = False,
+    batch_size: Annotated[int, typer.Option(help="images per detector call")] = 8,
+    device: Annotated[Optional[str], typer.Option(help="cpu | cuda (default: cuda when available)")] = None,
+) -> None:
+    """Run an off-the-shelf detector (DETR) once and write a detections file that training and eval read."""
+    from clhoi.detect.config import DetectorConfig
+
+    if batch_size < 1 or min_instances < 0 or max_instances < min_instances:
+        fail("--batch-size must be >= 1 and 0 <= --min-instances <= --max-instances")
+    cfg = DetectorConfig(model=model, score_threshold=score_threshold, nms_threshold=nms_threshold,
+                         min_humans=min_instances, max_humans=max_instances, min_objects=min_instances,
+                         max_objects=max_instances)
+    try:
+        from clhoi.detect.run import detect_files
+
+        path = detect_files(images, out, cfg, image_root, filtered=not raw, batch_size=batch_size, device=device,
+                            callback=lambda done, total: typer.echo(f"detected {done}/{total} images"))
+    except (FileNotFoundError, ValueError, OSError) as e:
+        fail(str(e).strip('"'))
+    typer.echo(f"detections: {path}")
+
+
+# --- sandbox ---
+@app.command("demo")
+def demo_command(
+    output: Annotated[Path, typer.Option(help="folder for results.json, checkpoints and prediction images")] = Path(
+        "runs/demo"
+    ),
+    cache_dir: Annotated[
+        Optional[Path], typer.Option(help="where generated worlds are cached (default ~/.cache/clhoi/sandbox)")
+    ] = None,
+    ablation: Annotated[Optional[str], typer.Option(help="chain (Table 4) | losses (Fig. 3)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the world, teacher, detector and training")] = 0,
+    train_images: Annotated[int, typer.Option(help="training images in the world")] = 600,
+    test_images: Annotated[int, typer.Option(help="test images in the world")] = 200,
+    epochs: Annotated[int, typer.Option(help="training epochs of each model")] = 8,
+    max_steps: Annotated[int, typer.Option(help="stop each training after this many steps (0: no limit)")] = 0,
+    threads: Annotated[int, typer.Option(help="torch CPU threads")] = 2,
+) -> None:
+    """Run CL-HOI end to end in the offline sandbox: world, teacher, training, evaluation, table."""
+    from clhoi.sandbox.demo import ABLATIONS, DemoSettings, run_demo
+
+    if ablation is not None and ablation not in ABLATIONS:
+        fail(f"--ablation must be one of {', '.join(ABLATIONS)}, got {ablation!r}")
+    if min(train_images, test_images, threads) < 1 or epochs < 0 or max_steps < 0:
+        fail("--train-images, --test-images and --threads must be >= 1; --epochs and --max-steps >= 0")
+    settings = DemoSettings(seed=seed, num_train=train_images, num_test=test_images, epochs=epochs,
+                            max_steps=max_steps, threads=threads)
+    try:
+        result = run_demo(settings, output, cache_dir, ablation, echo=typer.echo)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        fail(str(e))
+    typer.echo(f"wrote {result.output_dir / 'results.json'}")
+
+
 def main() -> None:
     app()
 
