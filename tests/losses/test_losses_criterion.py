@@ -3,6 +3,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clhoi.engine.config import LossConfig
 from clhoi.labelset import object_prompt, verb_prompt
@@ -163,3 +165,31 @@ def test_bf16_autocast_inputs_give_float32_losses() -> None:
     assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
     losses["total"].backward()
     assert lin.weight.grad is not None and torch.isfinite(lin.weight.grad).all()
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(
+    pairs=st.lists(st.integers(0, 3), min_size=1, max_size=4),
+    positives=st.lists(st.integers(0, 2), min_size=4, max_size=4),
+    negatives=st.lists(st.integers(0, 2), min_size=4, max_size=4),
+    captions=st.lists(st.booleans(), min_size=4, max_size=4),
+)
+def test_any_mix_of_empty_images_is_finite(pairs: list[int], positives: list[int], negatives: list[int],
+                                           captions: list[bool]) -> None:
+    b = len(pairs)
+    out = _output([i for i, n in enumerate(pairs) for _ in range(n)], b)
+
+    def ragged(counts: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = torch.arange(2)[None, :] < torch.tensor(counts)[:, None]
+        return torch.randn(b, 2, D), mask
+
+    pos, pmask = ragged(positives[:b])
+    neg, nmask = ragged(negatives[:b])
+    sr, smask = ragged(positives[:b])
+    targets = DistillTargets(torch.randn(b, 1, D), torch.tensor(captions[:b])[:, None], pos, pmask, neg, nmask,
+                             union=torch.randn(out.num_pairs, D), sr_verbs=sr, sr_objects=torch.randn(b, 2, D),
+                             sr_mask=smask)
+    losses = Criterion(ALL)(out, targets)
+    assert all(torch.isfinite(v) for v in losses.values())
+    losses["total"].backward()
+    assert torch.isfinite(out.context.grad).all() and torch.isfinite(out.interaction.grad).all()
