@@ -94,3 +94,26 @@ def shipped_clip_path() -> Path:
             "`python -m clhoi.sandbox.clip_training --out clhoi/sandbox/assets/clip`"
         )
     return ASSET_DIR
+
+
+QFORMER_DIR = Path(__file__).parent / "assets" / "qformer"
+"""Where the shipped sandbox Q-Former (random init, small config) lives."""
+
+
+def save_qformer(directory: str | Path, encoder_hidden_size: int = 64, hidden_size: int = 64, seed: int = 0) -> Path:
+    """``save_pretrained`` a small, randomly initialised BLIP-2 Q-Former (2 layers, cross-attention in each)."""
+    import torch
+    from transformers import Blip2QFormerConfig, Blip2QFormerModel
+
+    cfg = Blip2QFormerConfig(hidden_size=hidden_size, num_hidden_layers=2, num_attention_heads=4,
+                             intermediate_size=2 * hidden_size, encoder_hidden_size=encoder_hidden_size,
+                             cross_attention_frequency=1, vocab_size=32, max_position_embeddings=32)
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        model = Blip2QFormerModel(cfg).eval()
+    finally:
+        torch.random.set_rng_state(state)
+    directory = Path(directory)
+    model.save_pretrained(directory)
+    return directory
