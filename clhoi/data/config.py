@@ -12,6 +12,8 @@ class DataConfig:
     Attributes:
         dataset: ``hicodet``, ``vcoco`` or ``sandbox``.
         image_root: folder the images' relative paths start from.
+        test_image_root: folder of the test images, when not ``image_root``
+            (HICO-DET keeps ``train2015/`` and ``test2015/`` apart); empty = ``image_root``.
         train_annotations: training annotation file (used by the supervised
             setting only; refused in annotation-free mode).
         test_annotations: annotation file evaluated against.
@@ -24,6 +26,7 @@ class DataConfig:
 
     dataset: str = "hicodet"
     image_root: str = ""
+    test_image_root: str = ""
     train_annotations: str = ""
     test_annotations: str = ""
     labels: str = ""

@@ -33,6 +33,7 @@ from clhoi.engine.sources import (
     read_detections,
     read_ground_truth,
     read_label_records,
+    split_image_root,
 )
 from clhoi.engine.step import embed_crops
 from clhoi.structures import Detections
@@ -75,6 +76,9 @@ def build_cache(
 ) -> Path:
     """Write (or complete) the feature cache of ``split`` under ``data.cache_dir/<split>``.
 
+    Detections come from ``data.detections_<split>`` when set, otherwise the
+    config's detector (``detector.model``) runs here and they are stored in the cache.
+
     Args:
         cfg: the experiment; its ``model`` section fixes the frozen encoder and
             its ``data.detections_<split>`` the detections.
@@ -99,11 +103,14 @@ def build_cache(
     directory = cache_dir(cfg, split)
     key = cache_key(cfg, split)
     names = list(dict.fromkeys(split_images(cfg, split)))
-    detections = read_detections(cfg, split)
-    missing = [n for n in names if n not in detections]
-    if missing:
-        raise InputError(f"{len(missing)} image(s) of the {split} split have no detections, e.g. {missing[0]!r}; "
-                         f"run the detector over the whole split")
+    root = split_image_root(cfg, split)
+    detections: dict[str, Detections] | None = None
+    if key["detections_file"]:
+        detections = read_detections(cfg, split)
+        missing = [n for n in names if n not in detections]
+        if missing:
+            raise InputError(f"{len(missing)} image(s) of the {split} split have no detections, e.g. {missing[0]!r}; "
+                             f"run the detector over the whole split")
 
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "meta.json").exists():
@@ -128,17 +135,23 @@ def build_cache(
         model = build_student(cfg.model)
     model.eval()
     device = next(model.parameters()).device
+    detector = None
+    if detections is None:  # no detections file: run the config's detector (filtered as UPT)
+        from clhoi.detect.detector import Detector
+
+        detector = Detector.from_pretrained(cfg.detector.model, cfg.detector, device)
     batch = max(1, cfg.eval.batch_size)
     for start in range(0, len(todo), shard_size):
         chunk = todo[start : start + shard_size]
         items: list[tuple[str, CachedImage]] = []
         for b in range(0, len(chunk), batch):
             part = chunk[b : b + batch]
-            images = [load_rgb(Path(cfg.data.image_root) / n) for n in part]
+            images = [load_rgb(root / n) for n in part]
             with torch.no_grad():
                 feats = model.encode_images(model.preprocess(images).to(device)).to(store_dtype).cpu()
-            for name, image, f in zip(part, images, feats):
-                det = detections[name]
+            found = detector.detect(images) if detector is not None else [detections[n] for n in part]  # type: ignore[index]
+            for name, image, f, det in zip(part, images, feats, found):
+                det = det.to("cpu")
                 pairs = emb = None
                 if union_crops:
                     pairs = union_pairs(det)

@@ -23,7 +23,14 @@ from clhoi.data.collate import collate
 from clhoi.data.labels import HOIDataset
 from clhoi.engine.checkpoint import load_model, load_provenance
 from clhoi.engine.setup import PreprocessOne
-from clhoi.engine.sources import InputError, eval_label_set, open_cache, read_detections, read_ground_truth
+from clhoi.engine.sources import (
+    InputError,
+    eval_label_set,
+    open_cache,
+    read_detections,
+    read_ground_truth,
+    split_image_root,
+)
 from clhoi.engine.step import image_features
 from clhoi.labelset import LabelSet
 from clhoi.postprocess import PostProcess
@@ -118,7 +125,7 @@ def evaluate_checkpoint(
         dataset: ``hicodet`` or ``vcoco``; default: the checkpoint's ``data.dataset``
             (the sandbox is scored as HICO-DET).
         annotations, detections, image_root: override the checkpoint config's
-            ``data.test_annotations``, ``data.detections_test`` and ``data.image_root``.
+            ``data.test_annotations``, ``data.detections_test`` and the test images' folder.
         output_dir: where to write ``predictions.jsonl`` and ``metrics.json``
             (default: ``<checkpoint>/eval-<dataset>``).
         use_cache: read the test split from ``data.cache_dir``; default: when it exists.
@@ -159,7 +166,7 @@ def eval_loader(
         use_cache = bool(cfg.data.cache_dir) and (Path(cfg.data.cache_dir) / "test" / "meta.json").is_file()
     cache = open_cache(cfg, "test") if use_cache else None
     dets = None if cache is not None else read_detections(cfg, "test")
-    dataset = HOIDataset(names, cfg.data.image_root, detections=dets, cache=cache,
+    dataset = HOIDataset(names, split_image_root(cfg, "test"), detections=dets, cache=cache,
                          transform=PreprocessOne(model.encoders.image_processor, cfg.model.image_size))
     if len(dataset) == 0:
         raise InputError("the test set is empty")
@@ -176,7 +183,7 @@ def _with_test_inputs(
     if detections:
         data = replace(data, detections_test=detections, cache_dir="")
     if image_root:
-        data = replace(data, image_root=image_root)
+        data = replace(data, image_root=image_root, test_image_root=image_root)
     return replace(cfg, data=data)
 
 

@@ -70,6 +70,9 @@ def read_detections(cfg: ExperimentConfig, split: str) -> dict[str, Detections]:
     from clhoi.detect.filter import filter_detections
 
     key = f"data.detections_{split}"
+    if not getattr(cfg.data, f"detections_{split}"):
+        raise InputError(f"{key} is not set: give a detections file, or build the feature cache with "
+                         f"`clhoi cache CONFIG --split {split}` (it runs detector.model) and set data.cache_dir")
     p = _need(getattr(cfg.data, f"detections_{split}"), "the detections file", key)
     dets = load_detections(p)
     if not dets:
@@ -80,9 +83,16 @@ def read_detections(cfg: ExperimentConfig, split: str) -> dict[str, Detections]:
         det = filter_detections(det, d.score_threshold, d.nms_threshold, d.min_humans, d.max_humans,
                                 d.min_objects, d.max_objects)
         if det.image_size is None:
-            det.image_size = image_size(Path(cfg.data.image_root) / name)
+            det.image_size = image_size(split_image_root(cfg, split) / name)
         out[name] = det
     return out
+
+
+def split_image_root(cfg: ExperimentConfig, split: str) -> Path:
+    """The folder a split's image paths start from (``data.test_image_root`` for test when set)."""
+    if split == "test" and cfg.data.test_image_root:
+        return Path(cfg.data.test_image_root)
+    return Path(cfg.data.image_root)
 
 
 def image_size(path: Path) -> tuple[int, int]:

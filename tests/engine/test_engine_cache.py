@@ -74,3 +74,50 @@ def test_training_from_cache_matches_training_from_images(tiny_world, tmp_path):
     a, b = losses("images"), losses("cached")
     assert len(a) == len(b) == 3
     torch.testing.assert_close(torch.tensor(a), torch.tensor(b), rtol=1e-4, atol=1e-5)
+
+
+def _tiny_detr(path):
+    from transformers import DetrConfig, DetrForObjectDetection, DetrImageProcessor, ResNetConfig
+
+    from clhoi.vocab import COCO_CLASSES, COCO_IDS
+
+    id2label = {i: "N/A" for i in range(91)} | dict(zip(COCO_IDS, COCO_CLASSES))
+    backbone = ResNetConfig(num_channels=3, embedding_size=8, hidden_sizes=[8, 16, 16], depths=[1, 1, 1],
+                            layer_type="basic", out_features=["stage3"])
+    torch.manual_seed(0)
+    model = DetrForObjectDetection(DetrConfig(
+        backbone_config=backbone, use_timm_backbone=False, d_model=16, encoder_layers=1, decoder_layers=1,
+        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+        num_queries=12, id2label=id2label, label2id={v: k for k, v in id2label.items()},
+    ))
+    with torch.no_grad():  # make the random detector see persons and bicycles
+        model.class_labels_classifier.bias[1] += 6.0
+        model.class_labels_classifier.bias[2] += 5.0
+    model.save_pretrained(path)
+    DetrImageProcessor(size={"shortest_edge": 48, "longest_edge": 64}).save_pretrained(path)
+    return str(path)
+
+
+def test_cache_runs_the_detector_then_train_and_eval_read_it(tiny_world, tmp_path):
+    from clhoi.engine.evaluate import evaluate_checkpoint
+
+    cfg = replace(tiny_world, output_dir=str(tmp_path / "run"))
+    cfg.data = replace(cfg.data, detections_train="", detections_test="", cache_dir=str(tmp_path / "c"),
+                       test_image_root=cfg.data.image_root, image_root=str(tmp_path / "elsewhere"))
+    cfg.detector = replace(cfg.detector, model=_tiny_detr(tmp_path / "detr"), nms_threshold=1.0,
+                           min_humans=2, min_objects=2)
+    cfg.train = replace(cfg.train, epochs=1, batch_size=3)
+    cfg.loss = replace(cfg.loss, soft_relation=0.0)  # no union crops: training never opens an image
+    build_cache(cfg, "test")
+    cache = open_cache(cfg, "test")
+    item = cache["img03.png"]
+    assert item.detections.embeddings.shape[1] == 16 and item.union_pairs is None
+    assert (item.detections.labels == 0).sum() >= 2  # the UPT filter's minimum of humans
+
+    (tmp_path / "elsewhere").mkdir()  # training images are not there: the train split must come from the cache
+    with pytest.raises(CacheError, match="--split train"):
+        train(cfg, progress=False)
+    build_cache(replace(cfg, data=replace(cfg.data, image_root=cfg.data.test_image_root)), "train")
+    ckpt = train(cfg, progress=False)
+    result = evaluate_checkpoint(ckpt, progress=False)
+    assert 0.0 <= result.metrics["default_full"] <= 100.0
