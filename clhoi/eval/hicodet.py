@@ -161,7 +161,8 @@ class HICODetEvaluator:
             box_iou_inclusive(t.human_box[q], self._gt_h[g]), box_iou_inclusive(t.object_box[q], self._gt_o[g])
         )
         best, pos = segment_first_argmax(overlap, counts)
-        picked = np.where(pos >= 0, g[np.maximum(pos, 0)], -1)
+        picked = np.full(len(t), -1, dtype=np.int64)  # global ground-truth row each triplet picks
+        picked[pos >= 0] = g[pos[pos >= 0]]
         # visiting order: class, then descending score, ties in (image, triplet) order (MATLAB's stable sort)
         order = np.lexsort((np.arange(len(t)), -t.score, t.cls))
         tp = first_hits(order, best >= self.iou_threshold, picked)

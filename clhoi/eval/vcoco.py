@@ -149,7 +149,8 @@ class VCOCOEvaluator:
         # each agent picks the person it overlaps most in its image (gt.none when the image has no person)
         q, k, counts = expand_groups(agent_image, gt.image)
         best, pos = segment_first_argmax(box_iou_inclusive(agent_box[q], gt.box[k]), counts)
-        person = np.where(pos >= 0, k[np.maximum(pos, 0)], gt.none)
+        person = np.full(agent_key.size, gt.none, dtype=np.int64)
+        person[pos >= 0] = k[pos[pos >= 0]]
         kept = ~gt.ignore[person]  # matches to unlabelled persons are skipped
         hits_person = best >= self.iou_threshold
         score32 = t.score.astype(np.float32)
@@ -157,8 +158,10 @@ class VCOCOEvaluator:
         # agent AP: one detection per (agent, action) that has a score
         a_key = agent_of * num_actions + self._action_of[t.cls]
         a_order = np.lexsort((score32, a_key))
-        last = np.r_[a_key[a_order][1:] != a_key[a_order][:-1], True]  # last = max score of each (agent, action)
-        d_agent, d_action = np.divmod(a_key[a_order][last], num_actions)
+        sorted_key = a_key[a_order]
+        last = np.ones(sorted_key.size, dtype=bool)  # the last of each (agent, action) has its max score
+        last[:-1] = sorted_key[1:] != sorted_key[:-1]
+        d_agent, d_action = np.divmod(sorted_key[last], num_actions)
         d_score = score32[a_order][last]
         keep = kept[d_agent]
         d_agent, d_action, d_score = d_agent[keep], d_action[keep], d_score[keep]

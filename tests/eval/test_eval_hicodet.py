@@ -126,6 +126,13 @@ def test_image_without_predictions_and_image_without_ground_truth():
     assert ap(r, AIRPLANE_C) == pytest.approx(6 * 0.5 / 11)  # FP, TP: rec 0 .5, prec 0 .5
 
 
+def test_predictions_without_any_ground_truth_to_meet():
+    r = evaluate_hicodet([pred("empty", [(H, O, AIRPLANE_C, 0.9)])], [gt("empty", []), gt("b", [(H, O, BICYCLE_C)])])
+    assert r.default.full == 0.0 and r.num_triplets == 1
+    r = evaluate_hicodet([], [gt("empty", [])])
+    assert r.default.full == 0.0 and np.isnan(r.default.recall).sum() == 0
+
+
 def test_known_object_keeps_only_images_containing_the_class_object():
     gts = [gt("a", [(H, O, AIRPLANE_C)]), gt("bike", [(H, O, BICYCLE_C)]), gt("empty", []),
            gt("plane2", [(H, O, AIRPLANE_C2)])]

@@ -83,6 +83,13 @@ def test_labelled_negatives_and_images_without_persons_give_false_positives():
     assert r.agent_ap[A_HOLD] == pytest.approx(1 / 3)
 
 
+def test_no_person_anywhere_and_no_predictions():
+    r = evaluate_vcoco([vpred("a", [P, O], [(0, 1, HOLD, 0.9)])], [vgt("a", [], [(O, 41)], [])])
+    assert np.isnan(r.role_ap_scenario_1).all() and r.agent_map == 0.0
+    r = evaluate_vcoco([], [vgt("a", [P], [(O, 41)], [(0, 1, HOLD)])])
+    assert r.role_ap_scenario_1[HOLD] == 0.0 and r.agent_ap[A_HOLD] == 0.0 and r.num_triplets == 0
+
+
 def test_action_with_positives_but_no_detections_scores_zero():
     gts = [vgt("a", [P], [(O, 41)], [(0, 1, HOLD), (0, -1, STAND)])]
     r = evaluate_vcoco([vpred("a", [P, O], [(0, 1, HOLD, 0.9)])], gts)

@@ -1,0 +1,87 @@
+"""``clhoi evaluate``: tables, JSON output, and user errors that name file, record and field."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from clhoi import vocab
+from clhoi.cli import app
+
+runner = CliRunner()
+H, O = [0.0, 0.0, 9.0, 9.0], [20.0, 20.0, 29.0, 29.0]
+
+
+def hico_converted(path):
+    """Two images in the converted (QPIC-style) HICO-DET layout: 'board airplane' in each."""
+    verb, obj = vocab.hicodet().hoi[0]
+    airplane = vocab.COCO_IDS[vocab.hicodet().object_to_coco[obj]]
+    records = [{"file_name": name, "annotations": [{"bbox": H, "category_id": 1}, {"bbox": O, "category_id": airplane}],
+                "hoi_annotation": [{"subject_id": 0, "object_id": 1, "category_id": verb + 1}]} for name in ("a.jpg", "b.jpg")]
+    path.write_text(json.dumps(records))
+
+
+def predictions(path, records):
+    path.write_text(json.dumps(records))
+
+
+def test_hicodet_table_and_json(tmp_path):
+    hico_converted(tmp_path / "test_hico.json")
+    predictions(tmp_path / "preds.json", [
+        {"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 1, 0, 0.9]]},
+        {"file_name": "b.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 1, 0, 0.8], [0, 1, 1, 0.7]]},
+    ])
+    out = tmp_path / "metrics" / "hico.json"
+    result = runner.invoke(app, ["evaluate", "--dataset", "hicodet", "--annotations", str(tmp_path / "test_hico.json"),
+                                 "--predictions", str(tmp_path / "preds.json"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Known-Object" in result.output and "0.17" in result.output  # 100 / 600
+    metrics = json.loads(out.read_text())
+    assert metrics["default"]["mAP_full"] == pytest.approx(100 / 600)
+    assert metrics["default"]["mAP_full_classes_with_gt"] == pytest.approx(100.0)
+    assert metrics["per_class"][0]["ap_known_object"] == pytest.approx(100.0)
+    assert metrics["num_triplets"] == 3
+
+
+def test_vcoco_table_and_json(tmp_path):
+    hold = vocab.vcoco_classes().index(("hold", "obj"))
+    (tmp_path / "test_vcoco.json").write_text(json.dumps([{
+        "file_name": "c.jpg", "annotations": [{"bbox": H, "category_id": 1}, {"bbox": O, "category_id": 47}],
+        "hoi_annotation": [{"subject_id": 0, "object_id": 1, "category_id": hold}]}]))
+    predictions(tmp_path / "preds.json", [{"file_name": "c.jpg", "boxes": [H, O], "labels": [0, 41], "hoi": [[0, 1, hold, 0.9]]}])
+    out = tmp_path / "vcoco.json"
+    result = runner.invoke(app, ["evaluate", "--dataset", "vcoco", "--annotations", str(tmp_path / "test_vcoco.json"),
+                                 "--predictions", str(tmp_path / "preds.json"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "AP_role scenario 1" in result.output and "100.00" in result.output
+    metrics = json.loads(out.read_text())
+    assert metrics["role_mAP_scenario_1"] == pytest.approx(100.0)
+    assert metrics["agent_mAP"] == pytest.approx(100 / 26)
+    assert metrics["agent"][1]["ap"] is None  # 'stand' has no positives: NaN is written as null
+
+
+@pytest.mark.parametrize("records, expected", [
+    ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4]}], ["record 0", "a.jpg", "'hoi'"]),
+    ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 5, 0, 0.9]]}], ["record 0", "a.jpg", "hoi"]),
+    ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 1, 600, 0.9]]}], ["a.jpg", "hoi[0]", "class 600"]),
+    ([{"file_name": "nope.jpg", "boxes": [], "labels": [], "hoi": []}], ["nope.jpg", "not in the HICO-DET annotations"]),
+    ({"file_name": "a.jpg"}, ["preds.json", "expected a JSON list"]),
+])
+def test_bad_predictions_fail_with_a_message_naming_file_record_and_field(tmp_path, records, expected):
+    hico_converted(tmp_path / "test_hico.json")
+    predictions(tmp_path / "preds.json", records)
+    result = runner.invoke(app, ["evaluate", "--dataset", "hicodet", "--annotations", str(tmp_path / "test_hico.json"),
+                                 "--predictions", str(tmp_path / "preds.json")])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ")
+    for text in expected:
+        assert text in result.output
+
+
+def test_missing_files_and_unknown_dataset(tmp_path):
+    hico_converted(tmp_path / "test_hico.json")
+    result = runner.invoke(app, ["evaluate", "--dataset", "hicodet", "--annotations", str(tmp_path / "test_hico.json"),
+                                 "--predictions", str(tmp_path / "missing.json")])
+    assert result.exit_code == 2 and "predictions file not found" in result.output
+    result = runner.invoke(app, ["evaluate", "--dataset", "coco", "--annotations", "x", "--predictions", "y"])
+    assert result.exit_code == 2 and "hicodet, vcoco" in result.output
