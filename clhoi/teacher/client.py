@@ -150,7 +150,10 @@ class StubClient:
         return [" ".join(f"*{p.verb.capitalize()}, {p.object}." for p in parse_caption(c)) for c in captions]
 
 
-_DOUBLING = frozenset("cut hit sit stop run swim pet hug hop grab tag zip drag flip set stab stir spin sip rub dig skip chop drop clap tap pat trim jog".split())
+_DOUBLING = frozenset(
+    "cut hit sit stop run swim pet hug hop grab tag zip drag flip set stab stir spin sip rub dig skip chop drop "
+    "clap tap pat trim jog".split()
+)
 
 
 def _ing(verb: str) -> str:
@@ -210,4 +213,5 @@ def build_client(cfg: "TeacherConfig", role: str = "caption") -> VlmClient:
         return RuleParser()
     from clhoi.teacher.config import BACKENDS, PARSERS
 
-    raise ValueError(f"unknown teacher {role} backend {name!r}; valid: {', '.join(BACKENDS if role == 'caption' else PARSERS)}")
+    valid = BACKENDS if role == "caption" else PARSERS
+    raise ValueError(f"unknown teacher {role} backend {name!r}; valid: {', '.join(valid)}")

@@ -116,9 +116,11 @@ class Blip2FamilyClient:
         import transformers
 
         if family == "instructblip":
-            model_cls, proc_cls, fmt = transformers.InstructBlipForConditionalGeneration, transformers.InstructBlipProcessor, "{}"
+            model_cls, proc_cls = transformers.InstructBlipForConditionalGeneration, transformers.InstructBlipProcessor
+            fmt = "{}"
         elif family == "blip2":
-            model_cls, proc_cls, fmt = transformers.Blip2ForConditionalGeneration, transformers.Blip2Processor, BLIP2_QUESTION
+            model_cls, proc_cls = transformers.Blip2ForConditionalGeneration, transformers.Blip2Processor
+            fmt = BLIP2_QUESTION
         else:
             raise ValueError(f"unknown BLIP family {family!r}; valid: instructblip, blip2")
         device = resolve_device(cfg.device)
@@ -149,7 +151,9 @@ class Blip2FamilyClient:
         inputs = tokenizer(texts, return_tensors="pt", padding=True).to(self.device)
         lm = self.model.language_model  # the LLM inside the VLLM answers prompt 2 (appendix A.1)
         with self._lock:
-            out = lm.generate(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], **self.generate_kwargs)
+            out = lm.generate(
+                input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], **self.generate_kwargs
+            )
         ids = out if lm.config.is_encoder_decoder else _new_tokens(out, inputs["input_ids"])
         return [t.strip() for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
@@ -193,7 +197,9 @@ class ChatClient:
         remote = {"trust_remote_code": cfg.trust_remote_code}
         processor = _load(AutoProcessor, cfg.model, "processor", **remote)
         if getattr(processor, "chat_template", None) is None:
-            raise TeacherFatalError(f"{cfg.model!r} has no chat template; use a chat model or backend=instructblip/blip2")
+            raise TeacherFatalError(
+                f"{cfg.model!r} has no chat template; use a chat model or backend=instructblip/blip2"
+            )
         model = _load(AutoModelForImageTextToText, cfg.model, "model", dtype=dtype, **remote).to(device).eval()
         return cls(model, processor, cfg.model, device, dtype, generation_kwargs(cfg))
 

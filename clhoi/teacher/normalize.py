@@ -141,9 +141,12 @@ def normalise_object(text: str) -> str:
     return " ".join(words)
 
 
+# human words that, as objects, are usually something else ("pour, pitcher") or no thing at all
+_NOT_PERSON_OBJECTS = frozenset("he she they someone somebody pitcher batter cook subject being".split())
+
 # A teacher's name for a thing -> the COCO category it is (COCO names map to themselves).
 COCO_SYNONYMS: dict[str, str] = {
-    **{w: "person" for w in HUMAN_WORDS if w not in ("he", "she", "they", "someone", "somebody")},
+    **{w: "person" for w in HUMAN_WORDS - _NOT_PERSON_OBJECTS},
     "bike": "bicycle", "cycle": "bicycle", "mountain bike": "bicycle", "motorbike": "motorcycle",
     "scooter": "motorcycle", "moped": "motorcycle", "dirt bike": "motorcycle", "plane": "airplane",
     "aeroplane": "airplane", "jet": "airplane", "aircraft": "airplane", "jetliner": "airplane",
@@ -158,7 +161,8 @@ COCO_SYNONYMS: dict[str, str] = {
     "basketball": "sports ball", "volleyball": "sports ball", "softball": "sports ball", "rugby ball": "sports ball",
     "bat": "baseball bat", "glove": "baseball glove", "mitt": "baseball glove", "skate board": "skateboard",
     "surf board": "surfboard", "racket": "tennis racket", "racquet": "tennis racket",
-    "tennis racquet": "tennis racket", "glass": "wine glass", "mug": "cup", "teacup": "cup", "hotdog": "hot dog", "doughnut": "donut", "cupcake": "cake",
+    "tennis racquet": "tennis racket", "glass": "wine glass", "mug": "cup", "teacup": "cup", "hotdog": "hot dog",
+    "doughnut": "donut", "cupcake": "cake",
     "sofa": "couch", "armchair": "chair", "stool": "chair", "seat": "chair", "plant": "potted plant",
     "flower pot": "potted plant", "table": "dining table", "desk": "dining table", "television": "tv",
     "tv set": "tv", "monitor": "tv", "screen": "tv", "computer": "laptop", "notebook": "laptop",

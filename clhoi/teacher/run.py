@@ -135,7 +135,9 @@ def label_batch(
     for (it, cap), answer in zip(texts, answers):
         raw = {"caption": cap}
         if isinstance(answer, Exception) and not cfg.fallback_rules:
-            records[it.key] = LabelRecord(image=it.key, caption=cap, raw=raw, status="error", reason=str(answer), **base)
+            records[it.key] = LabelRecord(
+                image=it.key, caption=cap, raw=raw, status="error", reason=str(answer), **base
+            )
             continue
         pairs = [] if isinstance(answer, Exception) else parse_pairs(answer)
         raw["parse"] = f"error: {answer}" if isinstance(answer, Exception) else answer
@@ -252,7 +254,10 @@ def label(
     finally:
         store.close()
         if interrupted:
-            echo(f"interrupted: {done_now} images labelled in this run are saved in {out}; run the same command to resume")
+            echo(
+                f"interrupted: {done_now} images labelled in this run are saved in {out}; "
+                "run the same command to resume"
+            )
     summary = summarize(read_labels(out))
     summary.labelled_now, summary.elapsed_s = done_now, time.perf_counter() - started
     return summary
@@ -298,7 +303,8 @@ def _dry_run(
     todo = [k for k in keys if k not in status or (retry_errors and status[k] == "error")]
     todo = todo[:limit] if limit is not None else todo
     echo(f"teacher: backend={cfg.backend} model={cfg.model} parser={cfg.parser}")
-    echo(f"images: {len(keys)} in this shard under {root}, {len(keys) - len(todo)} already in {out}, {len(todo)} to label")
+    done = len(keys) - len(todo)
+    echo(f"images: {len(keys)} in this shard under {root}, {done} already in {out}, {len(todo)} to label")
     echo(f"prompt 1 (caption, sent with each image):\n  {prompts['caption']}")
     for k in todo[:3]:
         echo(f"image {k}:\n  prompt 1: {prompts['caption']}")
