@@ -30,7 +30,7 @@ def test_coco_and_vcoco_and_negatives():
 
 
 def test_config_overrides_and_unknown_keys(tmp_path):
-    cfg = apply_overrides(ExperimentConfig(), ["train.lr=3e-4", "model.use_vlt=false"])
+    cfg = apply_overrides(ExperimentConfig(), ["train.lr=3e-4", "model.use_vlt=false", "model.use_context=false"])
     assert cfg.train.lr == 3e-4 and cfg.model.use_vlt is False
     with pytest.raises(ConfigError, match="valid keys"):
         apply_overrides(cfg, ["train.learning_rate=1"])
