@@ -51,7 +51,7 @@ def _jitter(rng: random.Random, box: list[float], amount: float, size: tuple[int
 
 
 def simulate_detections(record: dict, rng: random.Random, noise: DetectorNoise = DetectorNoise()) -> Detections:
-    """Detections for one converted HICO-DET record (``annotations`` with COCO 91-ids).
+    """Detections for one converted HICO-DET record (``annotations`` with COCO 91-ids, 1-based boxes).
 
     Returns:
         ``Detections`` with boxes ``[N, 4]`` xyxy pixels, scores ``[N]``, COCO-80
@@ -61,7 +61,8 @@ def simulate_detections(record: dict, rng: random.Random, noise: DetectorNoise =
     boxes, scores, labels = [], [], []
     for ann in record["annotations"]:
         label = COCO_ID_TO_INDEX[ann["category_id"]]
-        x1, y1, x2, y2 = ann["bbox"]
+        box = [v - 1.0 for v in ann["bbox"]]  # the file's 1-based frame -> drawn pixels (as the reader does)
+        x1, y1, x2, y2 = box
         area = max(1.0, (x2 - x1) * (y2 - y1))
         small = area < 150
         if rng.random() < (noise.miss_person if label == PERSON else noise.miss_object * (2 if small else 1)):
@@ -69,11 +70,11 @@ def simulate_detections(record: dict, rng: random.Random, noise: DetectorNoise =
         if label != PERSON and rng.random() < noise.confusion:
             label = coco_index(rng.choice(SANDBOX_OBJECTS))
         score = min(0.995, rng.betavariate(8, 1.5) * (0.85 if small else 1.0))
-        boxes.append(_jitter(rng, ann["bbox"], noise.jitter, size))
+        boxes.append(_jitter(rng, box, noise.jitter, size))
         scores.append(score)
         labels.append(label)
         if rng.random() < noise.duplicate:
-            boxes.append(_jitter(rng, ann["bbox"], noise.jitter * 3, size))
+            boxes.append(_jitter(rng, box, noise.jitter * 3, size))
             scores.append(score * rng.uniform(0.3, 0.7))
             labels.append(label)
     n_fp = sum(rng.random() < noise.false_positives / 3 for _ in range(3))

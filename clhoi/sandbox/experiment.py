@@ -106,7 +106,9 @@ def experiment(inputs: SandboxInputs, output_dir: str | Path, supervision: str =
     w = inputs.world
     if loss is None:
         loss = LossConfig(context=0, i2t=0, t2i=0, soft_relation=0, supervised=1) if supervision == "full" else LossConfig()
-    data = DataConfig(dataset="sandbox", image_root=str(w.image_root), train_annotations=str(w.annotations("train")),
+    # strict annotation-free mode: an annotation-free run must not even name the training ground truth
+    train_gt = str(w.annotations("train")) if supervision == "full" else ""
+    data = DataConfig(dataset="sandbox", image_root=str(w.image_root), train_annotations=train_gt,
                       test_annotations=str(w.annotations("test")), labels=str(inputs.labels),
                       detections_train=str(inputs.detections["train"]), detections_test=str(inputs.detections["test"]),
                       cache_dir=str(feature_cache))

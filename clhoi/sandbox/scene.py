@@ -151,7 +151,8 @@ def _overlaps(a: Box, b: Box, margin: float = 0.0) -> bool:
     return not (a[2] + margin <= b[0] or b[2] + margin <= a[0] or a[3] + margin <= b[1] or b[3] + margin <= a[1])
 
 
-def _clip(box: Box, size: tuple[int, int]) -> Box:
+def clip_box(box: Box, size: tuple[int, int]) -> Box:
+    """``box`` clipped to an image of ``size`` ``(width, height)``."""
     w, h = size
     return (max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3]))
 
@@ -160,8 +161,32 @@ def _weights() -> list[float]:
     return [k.weight for k in HOI_KINDS]
 
 
+def _visible(scene: Scene) -> bool:
+    """Every box at least 2 px wide and high and at least 40% inside the image (before clipping)."""
+    W, H = scene.size
+    boxes = [p.box for p in scene.people] + [t.box for t in scene.things]
+    for x1, y1, x2, y2 in boxes:
+        cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, W), min(y2, H)
+        if cx2 - cx1 < 2 or cy2 - cy1 < 2 or (cx2 - cx1) * (cy2 - cy1) < 0.4 * (x2 - x1) * (y2 - y1):
+            return False
+    return True
+
+
 def sample_scene(seed: int, twin_prob: float = 0.2, idle_prob: float = 0.15) -> Scene:
-    """Draw one scene graph from ``seed`` (same seed, same scene)."""
+    """Draw one scene graph from ``seed`` (same seed, same scene).
+
+    A draw whose person or object would fall mostly outside the image is
+    redrawn from a derived seed, so every annotated box is visible.
+    """
+    for attempt in range(50):
+        scene = _sample(seed * 1_000_003 + attempt if attempt else seed, twin_prob, idle_prob)
+        if _visible(scene):
+            scene.seed = seed
+            return scene
+    raise RuntimeError(f"could not draw a scene with every box visible from seed {seed}")
+
+
+def _sample(seed: int, twin_prob: float, idle_prob: float) -> Scene:
     rng = random.Random(seed)
     W, H = IMAGE_SIZE
     ground = H - rng.uniform(8, 22)
@@ -201,12 +226,12 @@ def sample_scene(seed: int, twin_prob: float = 0.2, idle_prob: float = 0.15) -> 
                 near = bx[2] + 0.04 * h if facing > 0 else bx[0] - 0.04 * h - ow
                 box = (near, ground - oh, near + ow, ground) if cat in _BEHIND or cat == "horse" else \
                     (near, ground - oh, near + ow, ground)
-                things.append(Thing(cat, _clip(box, IMAGE_SIZE), object_color(rng, cat), facing))
+                things.append(Thing(cat, box, object_color(rng, cat), facing))
             continue
         fig, box, closed, extra = _place_interaction(k, x, ground, h, facing, rng)
         cat = HOI_KINDS[k].object
         people.append(Person(fig, person_colors(rng), HOI_KINDS[k].pose))
-        things.append(Thing(cat, _clip(box, IMAGE_SIZE), object_color(rng, cat), facing, closed))
+        things.append(Thing(cat, box, object_color(rng, cat), facing, closed))
         inter.append((len(people) - 1, len(things) - 1, k))
         lines.extend(extra)
     # distractors: objects nobody interacts with, away from everyone's reach
@@ -228,7 +253,7 @@ def sample_scene(seed: int, twin_prob: float = 0.2, idle_prob: float = 0.15) -> 
                 bottom = ground + rng.uniform(0, 6)
                 box = (cx - ow / 2, bottom - oh, cx + ow / 2, bottom)
             if not any(_overlaps(box, t, margin=0.12 * h) for t in taken):
-                things.append(Thing(cat, _clip(box, IMAGE_SIZE), object_color(rng, cat), rng.choice([1, -1]),
+                things.append(Thing(cat, box, object_color(rng, cat), rng.choice([1, -1]),
                                     closed=(cat == "umbrella")))
                 taken.append(box)
                 break

@@ -9,7 +9,9 @@ Layout of a world directory::
                                         hoi_annotation: [{subject_id, object_id, category_id}]}]
     world.json                        the parameters, label space and counts
 
-``bbox`` is ``[x1, y1, x2, y2]`` in pixels; box ``category_id`` is the COCO
+``bbox`` is ``[x1, y1, x2, y2]`` in the 1-based pixel frame the real converted
+files inherit from ``anno_bbox.mat`` (drawn pixel coordinates + 1; the HICO-DET
+reader subtracts 1 and gets the drawn frame back); box ``category_id`` is the COCO
 91-id; HOI ``category_id`` is the 1-based HICO-DET verb id, as in the real
 converted files. ``file_name`` is relative to ``images/``.
 """
@@ -25,10 +27,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from clhoi.sandbox.labels import HOI_KINDS, hicodet_verb_id, sandbox_label_space
-from clhoi.sandbox.scene import Scene, render_scene, sample_scene
+from clhoi.sandbox.scene import Scene, clip_box, render_scene, sample_scene
 from clhoi.vocab import COCO_IDS, PERSON, coco_index
 
-WORLD_VERSION = 1
+WORLD_VERSION = 2
 """Bumped whenever a change to the generator changes the images or annotations."""
 
 SPLITS = ("train", "test", "clip")
@@ -97,10 +99,10 @@ def scene_seed(seed: int, split: str, index: int) -> int:
 
 def scene_record(scene: Scene, file_name: str) -> dict[str, Any]:
     """The converted HICO-DET record of one scene: people first, then objects."""
-    boxes = [[round(v, 2) for v in p.box] for p in scene.people]
+    boxes = [[round(v + 1, 2) for v in clip_box(p.box, scene.size)] for p in scene.people]
     cats = [COCO_IDS[PERSON]] * len(scene.people)
     for t in scene.things:
-        boxes.append([round(v, 2) for v in t.box])
+        boxes.append([round(v + 1, 2) for v in clip_box(t.box, scene.size)])
         cats.append(COCO_IDS[coco_index(t.category)])
     n_people = len(scene.people)
     hoi = [
