@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 from torchvision.ops import roi_align
 
 
-def pool_box_features(tokens: Tensor, grid: tuple[int, int], boxes: Tensor, output_size: int = 2) -> Tensor:
-    """RoIAlign-pool one feature per box from a patch-token map.
+def pool_box_features(tokens: Tensor, grid: tuple[int, int], boxes: Tensor, box_image: Tensor,
+                      output_size: int = 2) -> Tensor:
+    """RoIAlign-pool one feature per box from patch-token maps.
 
     Args:
-        tokens: ``[L, C]`` patch tokens of one image, row-major over ``grid``.
+        tokens: ``[B, L, C]`` patch tokens, row-major over ``grid``.
         grid: ``(rows, cols)`` with ``rows * cols == L``.
-        boxes: ``[N, 4]`` xyxy in the ``[0, 1]`` image frame.
+        boxes: ``[K, 4]`` xyxy in the ``[0, 1]`` image frame.
+        box_image: ``[K]`` int64 image of each box.
         output_size: RoIAlign bins per side; bins are averaged.
 
     Returns:
-        ``[N, C]`` pooled features.
+        ``[K, C]`` pooled features.
     """
     rows, cols = grid
-    fmap = tokens.transpose(0, 1).reshape(1, -1, rows, cols)  # [1, C, rows, cols]
+    fmap = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, rows, cols)  # [B, C, rows, cols]
     scaled = boxes * boxes.new_tensor([cols, rows, cols, rows])
-    rois = [scaled.to(fmap.dtype)]
+    rois = torch.cat([box_image.to(scaled.dtype)[:, None], scaled], 1).to(fmap.dtype)  # [K, 5]: (image, x1, y1, x2, y2)
     pooled = roi_align(fmap, rois, output_size=output_size, spatial_scale=1.0, sampling_ratio=2, aligned=True)
-    return pooled.mean(dim=(2, 3))  # [N, C]
+    return pooled.mean(dim=(2, 3))  # [K, C]

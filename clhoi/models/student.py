@@ -151,38 +151,42 @@ class CLHOI(nn.Module):
         )
 
     def _box_embeddings(self, detections: list[Detections], layout: PairLayout, image_features: Tensor) -> Tensor:
-        """Per-image box embeddings projected to ``H``, padded: ``[B, N, H]``."""
+        """Box embeddings projected to ``H``, padded per image: ``[B, N, H]``.
+
+        Detector embeddings go through ``embed_proj``; boxes of images whose
+        Detections carry none (or all boxes, with ``box_embedding: pooled``)
+        get RoIAlign features of the CLIP patch tokens through ``pooled_proj``.
+        """
         b, n = layout.box_mask.shape
         out = image_features.new_zeros(b, n, self.config.hidden_dim)
         mode = self.config.box_embedding
+        use_det = [d.embeddings is not None and mode != "pooled" and len(d) > 0 for d in detections]
         for i, det in enumerate(detections):
-            if len(det) == 0:
-                continue
-            emb = det.embeddings
-            if mode == "detector" and emb is None:
+            if mode == "detector" and det.embeddings is None and len(det):
                 raise ValueError(f"detections of image {i} have no embeddings but model.box_embedding is "
                                  "'detector'; use 'auto' or 'pooled' to pool them from CLIP features")
-            if emb is not None and mode != "pooled":
-                if emb.shape[1] != self.config.box_embed_dim:
-                    raise ValueError(f"detections of image {i} have {emb.shape[1]}-d embeddings, the model expects "
-                                     f"model.box_embed_dim={self.config.box_embed_dim}")
-                out[i, : len(det)] = self.embed_proj(emb.to(out))
-            else:
-                pooled = pool_box_features(image_features[i], self.grid, layout.boxes[i, : len(det)])
-                out[i, : len(det)] = self.pooled_proj(pooled)
+            if use_det[i] and det.embeddings.shape[1] != self.config.box_embed_dim:
+                raise ValueError(f"detections of image {i} have {det.embeddings.shape[1]}-d embeddings, the model "
+                                 f"expects model.box_embed_dim={self.config.box_embed_dim}")
+        from_det = torch.tensor(use_det, device=out.device)[layout.box_image]  # [T]
+        if any(use_det):
+            emb = torch.cat([d.embeddings for d, u in zip(detections, use_det) if u]).to(out)
+            out[layout.box_image[from_det], layout.box_local[from_det]] = self.embed_proj(emb).to(out.dtype)
+        if not all(use_det[i] for i, d in enumerate(detections) if len(d)):
+            pooled_boxes = layout.boxes[layout.box_image[~from_det], layout.box_local[~from_det]]
+            pooled = pool_box_features(image_features, self.grid, pooled_boxes, layout.box_image[~from_det])
+            out[layout.box_image[~from_det], layout.box_local[~from_det]] = self.pooled_proj(pooled).to(out.dtype)
         return out
 
     @staticmethod
     def _pair_values(detections: list[Detections], layout: PairLayout, field: str, device: torch.device,
                      objects_only: bool = False) -> Tensor:
         """Per-pair ``[P, 2]`` (human, object) values of a Detections field, or ``[P]`` of the object's."""
-        rows = []
-        for i, det in enumerate(detections):
-            sel = layout.pair_image == i
-            v = getattr(det, field).to(device)
-            h, o = layout.human_idx[sel], layout.object_idx[sel]
-            rows.append(v[o] if objects_only else torch.stack([v[h], v[o]], -1))
-        return torch.cat(rows)
+        values = torch.cat([getattr(d, field) for d in detections]).to(device)  # [T]
+        first = layout.first_box[layout.pair_image]
+        if objects_only:
+            return values[first + layout.object_idx]
+        return torch.stack([values[first + layout.human_idx], values[first + layout.object_idx]], -1)
 
     def similarity(self, output: StudentOutput, text_embeddings: Tensor) -> Tensor:
         """Eq. 17: cosine similarity ``[P, K]`` of interaction features and label embeddings ``[K, D]``."""

@@ -103,7 +103,8 @@ def test_roi_pooling_reads_the_box_region() -> None:
     tokens[:, 0] = torch.arange(16.0)  # channel 0 = token index
     tokens[:, 1] = 1.0
     # the central 2x2 patches: indices 5, 6, 9, 10 -> mean 7.5 (a linear field: bilinear sampling is exact)
-    pooled = pool_box_features(tokens, grid, torch.tensor([[0.25, 0.25, 0.75, 0.75], [0.5, 0.25, 1.0, 0.75]]))
+    pooled = pool_box_features(tokens[None], grid, torch.tensor([[0.25, 0.25, 0.75, 0.75], [0.5, 0.25, 1.0, 0.75]]),
+                               torch.zeros(2, dtype=torch.long))
     torch.testing.assert_close(pooled[:, 1], torch.ones(2))
     torch.testing.assert_close(pooled[0, 0], torch.tensor(7.5))
     assert pooled[1, 0] > pooled[0, 0]  # further right: larger indices
@@ -120,3 +121,25 @@ def test_paired_iou_matches_torchvision() -> None:
     xy = torch.rand(20, 2, generator=g)
     b = torch.cat([xy, xy + torch.rand(20, 2, generator=g)], 1)
     torch.testing.assert_close(paired_iou(a, b), box_iou(a, b).diagonal())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([0, 0, 1, 5]), max_size=6), min_size=1, max_size=4))
+def test_layout_matches_per_image_pairing(labels: list[list[int]]) -> None:
+    dets = [Detections(torch.rand(len(ls), 4).sort(-1).values * 10, torch.rand(len(ls)), torch.tensor(ls, dtype=torch.long),
+                       None, (10, 10)) for ls in labels]
+    lay = layout_pairs(dets)
+    ref = [(i, h, o) for i, d in enumerate(dets) for h, o in zip(*(t.tolist() for t in image_pairs(d.labels)))]
+    assert list(zip(lay.pair_image.tolist(), lay.human_idx.tolist(), lay.object_idx.tolist())) == ref
+    for p, (i, h, o) in enumerate(ref):
+        s = lay.slot[p]
+        assert lay.pair_mask[i, s] and lay.pair_human[i, s] == h and lay.pair_object[i, s] == o
+        assert lay.first_box[i] + h == sum(len(d) for d in dets[:i]) + h
+    assert lay.pair_mask.sum() == len(ref) and lay.box_mask.sum() == sum(len(d) for d in dets)
+
+
+def test_roi_pooling_reads_the_right_image() -> None:
+    tokens = torch.stack([torch.zeros(16, 3), torch.ones(16, 3)])  # image 0 all 0, image 1 all 1
+    boxes = torch.tensor([[0.1, 0.1, 0.6, 0.6]] * 3)
+    pooled = pool_box_features(tokens, (4, 4), boxes, torch.tensor([1, 0, 1]))
+    torch.testing.assert_close(pooled, torch.tensor([[1.0] * 3, [0.0] * 3, [1.0] * 3]))
