@@ -286,7 +286,7 @@ def label_command(
         raise typer.Exit(130)
     except TeacherFatalError as e:
         fail(f"{e} (records written so far are kept; rerun to resume)", code=1)
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:
         fail(str(e).strip('"'))
     if dry_run:
         typer.echo(f"dry run: {summary.planned} images would be labelled into {out}")
@@ -332,7 +332,7 @@ def merge_labels_command(
     try:
         result = merge_labels(inputs, out)
         summary = summarize(read_labels(out))
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:
         fail(str(e))
     typer.echo(f"merged {result.inputs} records from {len(inputs)} files into {result.records} in {out} "
                f"({result.duplicates} duplicates)")

@@ -29,6 +29,7 @@ from clhoi.teacher.normalize import HUMAN_WORDS, action_verbs, clean_words, make
 from clhoi.teacher.rules import caption_pairs
 
 _BRACKETED = re.compile(r"[<(\[{]([^<>()\[\]{}\n]{1,200})[>)\]}]")
+_VERB_PAREN = re.compile(r"([A-Za-z][A-Za-z' -]{0,40}?)\s*\(([^(),;|\n]{1,60})\)")
 _ITEM_SPLIT = re.compile(r"\n|;|(?:^|\s)\*+(?=\s*\w)|(?<=[.!?])\s+(?=\d{1,2}[.)]\s)")
 _NUMBERING = re.compile(r"^\s*(?:\(?\d{1,3}[.):]|[-*•+·>]+|[a-z][.)])\s+")
 _SEPARATORS = (",", " - ", " – ", " — ", "->", "→", "=>", "|", ":", "\t")
@@ -83,8 +84,15 @@ def _split_tuple(parts: list[str]) -> tuple[str, str] | None:
     if len(parts) == 1:
         return parts[0], ""
     if len(parts) >= 2:
+        if not _is_action(parts[0]) and _is_action(parts[1]):  # "<horse, ride>"
+            return parts[1], parts[0]
         return parts[0], parts[1]
     return None
+
+
+def _is_action(text: str) -> bool:
+    words = clean_words(text)
+    return bool(words) and verb_lemma(words[0]) in action_verbs()
 
 
 def _is_human(text: str) -> bool:
@@ -140,6 +148,11 @@ def _bracketed_pairs(text: str) -> list[tuple[str, str]]:
             pair = _split_tuple(parts[:3])
             if pair:
                 out.append(pair)
+    if not out:  # "riding (horse), holding (reins)"
+        for before, inner in _VERB_PAREN.findall(text):
+            verb = " ".join(clean_words(before)[-2:])
+            if _is_action(verb):
+                out.append((verb, inner))
     return out
 
 

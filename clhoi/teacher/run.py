@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from clhoi.structures import LabelRecord
-from clhoi.teacher.client import RuleParser, TeacherFatalError, TeacherImage, VlmClient, build_client
+from clhoi.teacher.client import (
+    RuleParser,
+    TeacherFatalError,
+    TeacherImage,
+    VlmClient,
+    build_client,
+    render_parse_prompt,
+)
 from clhoi.teacher.config import TeacherConfig
 from clhoi.teacher.parse import draw_negatives, image_seed, parse_caption, parse_pairs
 from clhoi.teacher.prompts import load_prompt
@@ -254,6 +261,9 @@ def label(
     finally:
         store.close()
         if interrupted:
+            for client in (captioner, parser):
+                if hasattr(client, "close"):
+                    client.close()  # drop queued requests
             echo(
                 f"interrupted: {done_now} images labelled in this run are saved in {out}; "
                 "run the same command to resume"
@@ -303,14 +313,13 @@ def _dry_run(
     todo = [k for k in keys if k not in status or (retry_errors and status[k] == "error")]
     todo = todo[:limit] if limit is not None else todo
     echo(f"teacher: backend={cfg.backend} model={cfg.model} parser={cfg.parser}")
-    done = len(keys) - len(todo)
-    echo(f"images: {len(keys)} in this shard under {root}, {done} already in {out}, {len(todo)} to label")
-    echo(f"prompt 1 (caption, sent with each image):\n  {prompts['caption']}")
-    for k in todo[:3]:
-        echo(f"image {k}:\n  prompt 1: {prompts['caption']}")
-        echo("  prompt 2: " + prompts["parse"].replace("\n", "\n            "))
-    if cfg.backend == "chat":
-        echo("(the chat backend wraps each prompt in the model's chat template)")
+    echo(f"images: {len(keys)} in this shard under {root}, {len(keys) - len(todo)} already in {out}, "
+         f"{len(todo)} to label" + (f" (first: {', '.join(todo[:3])})" if todo else ""))
+    wrap = {"blip2": " (sent as 'Question: ... Answer:')", "chat": " (in the model's chat template)"}
+    echo(f"prompt 1, sent with each image{wrap.get(cfg.backend, '')}:\n  {prompts['caption']}")
+    parser = cfg.backend if cfg.parser == "same" else cfg.parser
+    example = render_parse_prompt(prompts["parse"], "<the caption>").replace("\n", "\n  ")
+    echo(f"prompt 2, sent with each caption to the parser ({parser}):\n  {example}")
     summary = summarize([])
     summary.planned = len(todo)
     return summary

@@ -44,6 +44,9 @@ def triples(text: str) -> list[tuple[str, str, str | None]]:
         ("two men ride horses on the beach", [("ride", "horse", "horse")]),
         ("A girl eats a slice of pizza.", [("eat", "slice of pizza", "pizza")]),
         ("*Walking.", [("walk", "", None)]),
+        ("<horse, ride>", [("ride", "horse", "horse")]),
+        ("The interactions are: riding (horse), holding (reins).", [("ride", "horse", "horse"), ("hold", "rein", None)]),
+        ("Triplet 1: <man, ride, horse>\nTriplet 2: <man, wear, hat>", [("ride", "horse", "horse"), ("wear", "hat", None)]),
     ],
 )
 def test_parse_pairs_reads_the_styles_teachers_write(text, expected):
