@@ -108,6 +108,19 @@ def test_caption_and_parse_requests(endpoint, image, monkeypatch):
     assert par["messages"][0]["content"] == [{"type": "text", "text": "A man is riding a horse.\nList."}]
 
 
+def test_large_images_are_downscaled_before_sending(tmp_path):
+    import base64
+    import io
+
+    path = tmp_path / "big.bmp"
+    Image.new("RGB", (300, 200), (0, 0, 255)).save(path)  # not a web format: re-encoded as JPEG
+    url = image_data_url(path, max_side=64)
+    assert url.startswith("data:image/jpeg;base64,")
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as im:
+        assert max(im.size) == 64
+    assert image_data_url(path).startswith("data:image/jpeg;base64,")
+
+
 def test_server_errors_are_retried_then_recorded(endpoint, image):
     ep = endpoint(lambda n, body: (500, "overloaded", 0) if n <= 2 else (200, "ok", 0))
     assert client(ep.url).caption([image], "p") == ["ok"]

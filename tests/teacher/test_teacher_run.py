@@ -206,3 +206,26 @@ def test_parse_command_reads_json_lines():
     assert second["status"] == "no_action" and second["pairs"] == []
     res = CliRunner().invoke(app, ["parse"], input='{"txt": 1}\n')
     assert res.exit_code == 2 and "line 1" in res.output
+
+
+def test_prompts_from_files_and_config_validation(images, tmp_path):
+    from clhoi.config import ConfigError
+    from clhoi.teacher.prompts import load_prompt
+    from clhoi.teacher.run import load_teacher_config
+
+    custom = tmp_path / "mine.txt"
+    custom.write_text("Caption: {caption}\nList the <verb, object> pairs.\n")
+    cfg = TeacherConfig(backend="stub", prompt_caption="caption", prompt_parse=str(custom))
+    run(images, tmp_path / "l.jsonl", cfg=cfg, limit=1)
+    assert read_labels(tmp_path / "l.jsonl")[0].prompts["parse"] == "Caption: {caption}\nList the <verb, object> pairs."
+    custom.write_text("no placeholder")
+    with pytest.raises(ValueError, match=r"\{caption\}"):
+        run(images, tmp_path / "m.jsonl", cfg=cfg)
+    with pytest.raises(FileNotFoundError, match="bundled prompt"):
+        load_prompt("nope")
+    teacher, exp = load_teacher_config(None, ["backend=openai", "seed=3", "data.labels=x.jsonl"])
+    assert (teacher.backend, teacher.seed, exp.seed, exp.data.labels) == ("openai", 3, 42, "x.jsonl")
+    with pytest.raises(ConfigError, match="instructblip"):
+        load_teacher_config(None, ["backend=gpt"])
+    with pytest.raises(ConfigError, match="captions_file"):
+        load_teacher_config(None, ["backend=captions"])
