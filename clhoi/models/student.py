@@ -114,6 +114,7 @@ class CLHOI(nn.Module):
             if pixel_values is None:
                 raise ValueError("CLHOI.forward needs pixel_values or image_features")
             image_features = self.encode_images(pixel_values)
+        image_features = image_features.to(self.out_proj.weight.dtype)  # a float16 feature cache, say
         b = image_features.shape[0]
         if len(detections) != b:
             raise ValueError(f"{len(detections)} Detections for a batch of {b} images")

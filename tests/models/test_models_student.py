@@ -104,6 +104,8 @@ def test_pixel_path_matches_feature_path(model: CLHOI) -> None:
     b = model(dets, image_features=model.encode_images(pixels))
     torch.testing.assert_close(a.interaction, b.interaction)
     assert model.encode_images(pixels).shape == (2, 16, 32)
+    half = model(dets, image_features=model.encode_images(pixels).half())  # a float16 feature cache
+    torch.testing.assert_close(half.interaction, a.interaction, atol=1e-2, rtol=1e-2)
     emb = model.embed_images(pixels)
     assert emb.shape == (2, 32)
     torch.testing.assert_close(emb.norm(dim=-1), torch.ones(2))
