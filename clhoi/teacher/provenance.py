@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from clhoi.teacher.config import TeacherConfig
-
-
-@lru_cache(maxsize=1)
-def git_commit() -> str | None:
-    """The commit of the clhoi checkout in use, or ``None`` (installed package, no git)."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).resolve().parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def generation_settings(cfg: TeacherConfig) -> dict[str, Any]:
@@ -43,14 +24,19 @@ def generation_settings(cfg: TeacherConfig) -> dict[str, Any]:
 def teacher_provenance(cfg: TeacherConfig, teacher: str, parser: str, prompts: dict[str, str]) -> dict[str, Any]:
     """Where a run's records come from (the one place this dict is built).
 
+    The code version comes from :func:`clhoi.provenance.code_version` (clhoi
+    version, git commit and whether the checkout's ``clhoi/`` has uncommitted
+    changes; the git fields are ``None`` outside a git checkout).
+
     Args:
         cfg: the teacher config.
         teacher: the captioner's id.
         parser: the parser's id.
         prompts: the prompts sent, by name.
     """
-    from clhoi import __version__
+    from clhoi.provenance import code_version
 
+    code = code_version()
     return {
         "teacher": teacher,
         "backend": cfg.backend,
@@ -60,6 +46,7 @@ def teacher_provenance(cfg: TeacherConfig, teacher: str, parser: str, prompts: d
         "generation": generation_settings(cfg),
         "seed": cfg.seed,
         "num_negatives": cfg.num_negatives,
-        "clhoi_version": __version__,
-        "git_commit": git_commit(),
+        "clhoi_version": code["clhoi"],
+        "git_commit": code["git_commit"],
+        "git_dirty": code["git_dirty"],
     }
