@@ -45,7 +45,8 @@ class TeacherConfig:
         retries: retries of a failed request (5xx, 429, timeout, malformed answer).
         backoff_s: first retry delay; doubles each retry, with jitter.
         image_max_side: downscale images whose longer side exceeds this before
-            sending them to the endpoint (0 = send the file as is).
+            the model sees them or they are sent to the endpoint (0 = never;
+            JPEGs are then also decoded at reduced size).
         captions_file: captions for the ``captions`` backend: JSON lines
             ``{"image": ..., "caption": ...}``, a ``{image: caption}`` JSON map,
             or a COCO captions file.

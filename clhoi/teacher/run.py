@@ -86,7 +86,10 @@ def _load_images(items: list[TeacherImage], pixels: bool, max_side: int) -> dict
                 if pixels:
                     if max_side:
                         im.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced size
-                    item.image = im.convert("RGB")
+                    image = im.convert("RGB")
+                    if max_side and max(image.size) > max_side:
+                        image.thumbnail((max_side, max_side))
+                    item.image = image
         except Exception as e:  # noqa: BLE001 - any decoder error is the image's, recorded
             failed[item.key] = f"unreadable image: {type(e).__name__}: {e}"
     return failed

@@ -229,3 +229,17 @@ def test_prompts_from_files_and_config_validation(images, tmp_path):
         load_teacher_config(None, ["backend=gpt"])
     with pytest.raises(ConfigError, match="captions_file"):
         load_teacher_config(None, ["backend=captions"])
+
+
+def test_pixels_are_decoded_and_downscaled_when_the_teacher_needs_them(images, tmp_path):
+    seen = {}
+
+    class Looks(StubClient):
+        def caption(self, batch, prompt):
+            seen.update({it.key: it.image.size for it in batch})
+            return super().caption(batch, prompt)
+
+    c = Looks(needs_pixels=True)
+    run(images, tmp_path / "l.jsonl", cfg=TeacherConfig(backend="stub", image_max_side=12), clients=(c, c))
+    assert len(seen) == 12 and all(max(size) <= 12 for size in seen.values())
+    assert seen["sub/00.jpg"] == (12, 8)  # 24x16, aspect kept
