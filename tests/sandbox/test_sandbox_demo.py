@@ -1,0 +1,54 @@
+"""A reduced ``clhoi demo`` (few images, few steps): every stage produces valid output."""
+
+import json
+import math
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from clhoi.cli import app
+from clhoi.detect.files import load_detections
+from clhoi.engine.feature_store import read_meta
+from clhoi.sandbox.demo import DemoSettings, format_table, run_demo
+from clhoi.sandbox.scene import IMAGE_SIZE
+from clhoi.teacher.store import read_labels
+
+
+def test_reduced_demo_runs_every_stage(tmp_path):
+    lines: list[str] = []
+    settings = DemoSettings(seed=5, num_train=32, num_test=12, epochs=1, max_steps=2, num_images=2, threads=1)
+    result = run_demo(settings, tmp_path / "demo", tmp_path / "cache", echo=lines.append, progress=False)
+    out = tmp_path / "demo"
+
+    data = json.loads((out / "results.json").read_text())
+    assert data["seed"] == 5
+    for model in ("random_init", "annotation_free", "supervised"):
+        scores = data[model]
+        assert set(scores) == {"full", "rare", "non_rare"}
+        assert all(0.0 <= v <= 100.0 and not math.isnan(v) for v in scores.values())
+        assert (out / model / "checkpoint" / "model.safetensors").is_file()
+        assert (out / model / "checkpoint" / "config.yaml").is_file()
+        assert data["seconds"][model] > 0
+    for stage in ("world", "inputs", "features", "total"):
+        assert data["seconds"][stage] >= 0
+
+    labels = read_labels(out / "inputs" / "labels.jsonl")
+    assert len(labels) == 32 and any(r.status == "ok" for r in labels)
+    for split, n in (("train", 32), ("test", 12)):
+        assert len(load_detections(out / "inputs" / f"detections_{split}.safetensors")) == n
+        assert read_meta(out / "features" / split)["complete"]
+    assert len(result.images) == 2
+    for path in result.images:
+        with Image.open(path) as im:
+            assert im.size == IMAGE_SIZE
+    text = "\n".join(lines)
+    assert format_table(result.scores) in text and "[annotation_free] done" in text
+
+
+def test_demo_cli_rejects_bad_arguments_and_reused_output(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["demo", "--ablation", "bogus", "--output", str(tmp_path)])
+    assert res.exit_code == 2 and "chain, losses" in res.output
+    (tmp_path / "results.json").write_text("{}")
+    res = runner.invoke(app, ["demo", "--output", str(tmp_path), "--cache-dir", str(tmp_path / "c")])
+    assert res.exit_code == 2 and "previous demo run" in res.output
