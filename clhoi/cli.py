@@ -109,7 +109,7 @@ def teacher_report_command(
 def evaluate_command(
     dataset: Annotated[str, typer.Option(help="hicodet | vcoco")],
     annotations: Annotated[Path, typer.Option(help="test annotations (HICO-DET: any layout; V-COCO: vcoco_test.json or test_vcoco.json)")],
-    predictions: Annotated[Path, typer.Option(help="predictions JSON: a list of {file_name, boxes, labels, hoi} records (docs/evaluation.md)")],
+    predictions: Annotated[Path, typer.Option(help="predictions JSON: a list of {file_name, boxes, labels, hoi} records; V-COCO also takes vsrl_eval detection records (docs/evaluation.md)")],
     out: Annotated[Optional[Path], typer.Option(help="write the metrics (and per-class APs) as JSON here")] = None,
     coco_instances: Annotated[Optional[Path], typer.Option(help="COCO instances file (official V-COCO layout only)")] = None,
 ) -> None:

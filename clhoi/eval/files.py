@@ -29,6 +29,11 @@ def read_predictions(path: str | Path) -> list[Predictions]:
         ValueError: the file is not JSON, not a list, or a record is malformed; the
             message names the file, the record (index and file name) and the field.
     """
+    return parse_predictions(read_json_list(path), path)
+
+
+def read_json_list(path: str | Path) -> list:
+    """A JSON file that must hold a list (of per-image or per-detection records)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"predictions file not found: {path}")
@@ -39,6 +44,11 @@ def read_predictions(path: str | Path) -> list[Predictions]:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of per-image records, got {type(data).__name__}")
+    return data
+
+
+def parse_predictions(data: list, path: str | Path = "predictions") -> list[Predictions]:
+    """Per-image records (already loaded JSON) -> Predictions, float64 boxes and scores."""
     return [_parse(rec, f"{path}: record {i}") for i, rec in enumerate(data)]
 
 

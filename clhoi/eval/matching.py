@@ -89,7 +89,7 @@ def first_hits(order: np.ndarray, valid: np.ndarray, target: np.ndarray) -> np.n
     """True positives of a greedy match, given each detection's picked ground truth.
 
     Args:
-        order: ``[D]`` visiting order (a permutation of detection indices).
+        order: visiting order: indices of the detections that take part (all, or a subset).
         valid: ``[D]`` bool, detection clears every overlap / label condition.
         target: ``[D]`` int64, globally unique id of the ground truth each detection
             picked (any value where ``valid`` is False).
@@ -98,7 +98,7 @@ def first_hits(order: np.ndarray, valid: np.ndarray, target: np.ndarray) -> np.n
         ``[D]`` bool, indexed like the detections: valid and the first valid
         detection in ``order`` to pick its ground truth.
     """
-    tp = np.zeros(order.size, dtype=bool)
+    tp = np.zeros(valid.size, dtype=bool)
     visit = order[valid[order]]  # valid detections, in visiting order
     if visit.size:
         _, first = np.unique(target[visit], return_index=True)  # first occurrence of each target

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from rich.table import Table
 
-from clhoi.eval.files import read_predictions, write_metrics
+from clhoi.eval.files import parse_predictions, read_json_list, write_metrics
 from clhoi.eval.hicodet import HICODetResult, evaluate_hicodet
-from clhoi.eval.vcoco import VCOCOResult, evaluate_vcoco
+from clhoi.eval.vcoco import VCOCOEvaluator, VCOCOResult
 
 DATASETS: tuple[str, ...] = ("hicodet", "vcoco")
 
@@ -27,7 +27,9 @@ def evaluate_files(
         annotations: HICO-DET test annotations (any layout
             :func:`clhoi.data.hicodet.read_hicodet` reads) or V-COCO test annotations
             (:func:`clhoi.data.vcoco.read_vcoco`).
-        predictions: the predictions JSON (:func:`clhoi.eval.files.read_predictions`).
+        predictions: the predictions JSON (:func:`clhoi.eval.files.read_predictions`); for
+            V-COCO also the official ``vsrl_eval`` detection records as JSON (records
+            with ``person_box``, :mod:`clhoi.eval.vcoco_detections`).
         coco_instances: the COCO instances file, for the official V-COCO layout.
         out: where to write the metrics JSON (optional).
 
@@ -37,15 +39,20 @@ def evaluate_files(
     """
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
-    preds = read_predictions(predictions)
+    data = read_json_list(predictions)
     if dataset == "hicodet":
         from clhoi.data.hicodet import read_hicodet
 
-        result: HICODetResult | VCOCOResult = evaluate_hicodet(preds, read_hicodet(annotations))
+        result: HICODetResult | VCOCOResult = evaluate_hicodet(parse_predictions(data, predictions), read_hicodet(annotations))
     else:
         from clhoi.data.vcoco import read_vcoco
 
-        result = evaluate_vcoco(preds, read_vcoco(annotations, coco_instances))
+        evaluator = VCOCOEvaluator(read_vcoco(annotations, coco_instances))
+        if data and isinstance(data[0], dict) and "person_box" in data[0]:
+            evaluator.process_detections(data, str(predictions))
+        else:
+            evaluator.process(parse_predictions(data, predictions))
+        result = evaluator.evaluate()
     if out is not None:
         write_metrics(result.to_dict(), out)
     return result
@@ -60,7 +67,8 @@ def metrics_table(result: HICODetResult | VCOCOResult) -> Table:
         for name, s in (("Default", result.default), ("Known-Object", result.known_object)):
             table.add_row(name, *(f"{100 * v:.2f}" for v in (s.full, s.rare, s.non_rare)))
         return table
-    table = Table(title="V-COCO AP (%)", caption=f"{result.num_images} images, {result.num_triplets} triplets")
+    table = Table(title="V-COCO AP (%)",
+                  caption=f"{result.num_images} images, {result.num_triplets} predictions (triplets or detection records)")
     table.add_column("metric")
     table.add_column("AP", justify="right")
     for name, v in (("AP_role scenario 1", result.role_map_scenario_1),

@@ -36,8 +36,9 @@ import numpy as np
 
 from clhoi import vocab
 from clhoi.eval.ap import ap_voc
-from clhoi.eval.gather import PredictionCollector, TripletArrays
+from clhoi.eval.gather import PredictionCollector
 from clhoi.eval.matching import box_iou_inclusive, expand_groups, first_hits, segment_first_argmax
+from clhoi.eval.vcoco_detections import AgentDetections, concat, from_official, from_triplets
 from clhoi.structures import ImageAnnotation, Predictions
 
 
@@ -55,7 +56,7 @@ class VCOCOResult:
         role_map_scenario_1: ``nanmean`` of the role APs, the official "Average Role AP".
         role_map_scenario_2: the same in scenario 2.
         num_images: images in the ground truth.
-        num_triplets: scored triplets evaluated.
+        num_triplets: scored triplets (or official detection records) evaluated.
     """
 
     agent_ap: np.ndarray
@@ -109,8 +110,9 @@ class VCOCOEvaluator:
     """Accumulates V-COCO predictions and computes the official agent and role APs.
 
     Predictions are :class:`~clhoi.structures.Predictions` whose classes index
-    :func:`clhoi.vocab.vcoco_classes` (29), ``object_idx == -1`` for "no object".
-    Use ``process`` per batch, then ``evaluate``; ``reset`` starts over.
+    :func:`clhoi.vocab.vcoco_classes` (29), ``object_idx == -1`` for "no object"
+    (``process``), or the official detection records (``process_detections``).
+    Call them per batch, then ``evaluate``; ``reset`` starts over.
 
     Args:
         annotations: ground truth of every test image, e.g. from
@@ -127,62 +129,66 @@ class VCOCOEvaluator:
         self._action_of, self._has_role = _label_space()
         self._collector = PredictionCollector(annotations, len(self._action_of), allow_no_object=True, dataset="V-COCO")
         self._gt = _PersonTable(annotations, self._action_of, self._has_role)
+        self._official: list[AgentDetections] = []
 
     def reset(self) -> None:
         """Forget all processed predictions."""
         self._collector.reset()
+        self._official: list[AgentDetections] = []
 
     def process(self, predictions: Iterable[Predictions]) -> None:
-        """Add the predictions of some images (each image at most once in total)."""
+        """Add the predictions (triplets) of some images (each image at most once in total)."""
         self._collector.add(predictions)
+
+    def process_detections(self, records: Sequence[dict], source: str = "detections") -> None:
+        """Add detections in the official ``vsrl_eval`` record form (see :mod:`clhoi.eval.vcoco_detections`).
+
+        Raises:
+            ValueError: a malformed record, named with ``source`` and its index.
+        """
+        self._official.append(from_official(records, self._collector.index, source))
 
     def evaluate(self) -> VCOCOResult:
         """Match agents and roles and compute the APs."""
-        t = self._collector.arrays()
+        d = from_triplets(self._collector.arrays(), self._action_of, self._has_role)
+        for extra in self._official:
+            both = np.intersect1d(d.image, extra.image)
+            if both.size:
+                name = next(n for n, i in self._collector.index.items() if i == both[0])
+                raise ValueError(f"{name}: has both triplet predictions and official detection records; give one form")
+            d = concat(d, extra)
+        return self._score(d)
+
+    def _score(self, d: AgentDetections) -> VCOCOResult:
         gt = self._gt
         num_actions = len(vocab.vcoco_actions())
-        # agents: one per distinct (image, human box index); action score = max over its triplets
-        agent_key, agent_of = np.unique(t.image * (1 << 32) + t.human, return_inverse=True)
-        agent_image = agent_key >> 32
-        agent_box = np.zeros((agent_key.size, 4))
-        agent_box[agent_of] = t.human_box
         # each agent picks the person it overlaps most in its image (gt.none when the image has no person)
-        q, k, counts = expand_groups(agent_image, gt.image)
-        best, pos = segment_first_argmax(box_iou_inclusive(agent_box[q], gt.box[k]), counts)
-        person = np.full(agent_key.size, gt.none, dtype=np.int64)
+        q, k, counts = expand_groups(d.image, gt.image)
+        best, pos = segment_first_argmax(box_iou_inclusive(d.box[q], gt.box[k]), counts)
+        person = np.full(d.image.size, gt.none, dtype=np.int64)
         person[pos >= 0] = k[pos[pos >= 0]]
         kept = ~gt.ignore[person]  # matches to unlabelled persons are skipped
         hits_person = best >= self.iou_threshold
-        score32 = t.score.astype(np.float32)
 
-        # agent AP: one detection per (agent, action) that has a score
-        a_key = agent_of * num_actions + self._action_of[t.cls]
-        a_order = np.lexsort((score32, a_key))
-        sorted_key = a_key[a_order]
-        last = np.ones(sorted_key.size, dtype=bool)  # the last of each (agent, action) has its max score
-        last[:-1] = sorted_key[1:] != sorted_key[:-1]
-        d_agent, d_action = np.divmod(sorted_key[last], num_actions)
-        d_score = score32[a_order][last]
-        keep = kept[d_agent]
-        d_agent, d_action, d_score = d_agent[keep], d_action[keep], d_score[keep]
+        # agent AP: one detection per (agent, action) with a score
+        d_agent, d_action = np.nonzero(~np.isnan(d.scores))
         p = person[d_agent]
         valid = hits_person[d_agent] & gt.actions[p, d_action]
-        agent_ap = self._class_aps(d_action, agent_image[d_agent], d_agent, d_score, valid, p * num_actions + d_action,
-                                   gt.num_pos, num_actions)
+        agent_ap = self._class_aps(d_action, d.image[d_agent], d_agent, d.scores[d_agent, d_action], kept[d_agent],
+                                   valid, p * num_actions + d_action, gt.num_pos, num_actions)
 
-        # role AP: one detection per triplet of a class with an object role
-        r = np.flatnonzero(self._has_role[t.cls] & kept[agent_of])
-        cls, ag = t.cls[r], agent_of[r]
+        # role AP: every role detection
+        r = np.arange(d.role_cls.size)
+        cls, ag = d.role_cls[r], d.role_agent[r]
         p = person[ag]
         is_true = hits_person[ag] & gt.actions[p, self._action_of[cls]]
         gt_has = gt.role_mask[p, cls]
-        role_iou = box_iou_inclusive(gt.role_box[p, cls], t.object_box[r])
-        empty = ~t.has_object[r] | (t.object_box[r] == 0).all(1)
-        ov1 = np.where(gt_has, role_iou, empty.astype(np.float64))
-        ov2 = np.where(gt_has, role_iou, 1.0)
+        role_iou = box_iou_inclusive(gt.role_box[p, cls], d.role_box[r])
+        ov1 = np.where(gt_has, role_iou, d.role_empty[r].astype(np.float64))  # scenario 1: "no object" must be empty
+        ov2 = np.where(gt_has, role_iou, 1.0)  # scenario 2: anything goes
         num_pos_cls = gt.num_pos[self._action_of]
         num_cls = len(self._action_of)
-        args = (cls, t.image[r], r, score32[r])
+        args = (cls, d.image[ag], d.role_index[r], d.role_score[r], kept[ag])
         key = p * num_cls + cls
         thr = self.iou_threshold
         role1 = self._class_aps(*args, is_true & (ov1 >= thr), key, num_pos_cls, num_cls)
@@ -198,19 +204,29 @@ class VCOCOEvaluator:
             role_map_scenario_1=_nanmean(role1),
             role_map_scenario_2=_nanmean(role2),
             num_images=self.num_images,
-            num_triplets=len(t),
+            num_triplets=d.num_inputs,
         )
 
     @staticmethod
-    def _class_aps(cls: np.ndarray, image: np.ndarray, det_index: np.ndarray, score32: np.ndarray, valid: np.ndarray,
-                   target: np.ndarray, num_pos: np.ndarray, num_classes: int) -> np.ndarray:
+    def _class_aps(cls: np.ndarray, image: np.ndarray, det_index: np.ndarray, score32: np.ndarray, keep: np.ndarray,
+                   valid: np.ndarray, target: np.ndarray, num_pos: np.ndarray, num_classes: int) -> np.ndarray:
         """APs of detections grouped by ``cls``, matched greedily per image.
 
-        Per image the official code visits detections by ``argsort(score)[::-1]``:
-        descending score, ties latest-first (exact for NumPy's insertion sort on
-        up to 16 detections, which is every image in practice).
+        Per image and class the official code visits detections in the order of
+        ``argsort(float32 scores)[::-1]`` over its detection list, *before* it drops the
+        matches to ignored persons (``keep``). NumPy's default sort is not stable (its
+        SIMD sorts break ties differently from its insertion sort), so we make exactly
+        that call on exactly that array: ties come out as in the official code on the
+        same machine.
         """
-        order = np.lexsort((-det_index, -score32, image, cls))  # class, image, score desc, index desc
+        order = np.lexsort((det_index, image, cls))  # per (class, image): the official detection list
+        group = cls[order] * (int(image.max(initial=0)) + 1) + image[order]
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if order.size else np.zeros(0, np.int64)
+        ends = np.r_[starts[1:], order.size]
+        for s, e in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist()):
+            seg = order[s:e]
+            order[s:e] = seg[score32[seg].argsort()[::-1]]
+        order = order[keep[order]]  # matches to unlabelled persons: neither true nor false positives
         tp = first_hits(order, valid, target)
         bounds = np.searchsorted(cls[order], np.arange(num_classes + 1))
         ap = np.full(num_classes, np.nan)

@@ -60,6 +60,19 @@ def test_vcoco_table_and_json(tmp_path):
     assert metrics["agent"][1]["ap"] is None  # 'stand' has no positives: NaN is written as null
 
 
+def test_vcoco_official_detection_records(tmp_path):
+    hold = vocab.vcoco_classes().index(("hold", "obj"))
+    (tmp_path / "test_vcoco.json").write_text(json.dumps([{
+        "file_name": "COCO_val2014_000000000042.jpg", "annotations": [{"bbox": H, "category_id": 1}, {"bbox": O, "category_id": 47}],
+        "hoi_annotation": [{"subject_id": 0, "object_id": 1, "category_id": hold}]}]))
+    predictions(tmp_path / "dets.json", [{"image_id": 42, "person_box": H, "hold_agent": 0.9, "hold_obj": O + [0.9]},
+                                         {"image_id": 42, "person_box": H, "hold_agent": 0.5, "hold_obj": [0, 0, 0, 0, 0.8]}])
+    result = runner.invoke(app, ["evaluate", "--dataset", "vcoco", "--annotations", str(tmp_path / "test_vcoco.json"),
+                                 "--predictions", str(tmp_path / "dets.json")])
+    assert result.exit_code == 0, result.output
+    assert "100.00" in result.output and "2 predictions" in result.output
+
+
 @pytest.mark.parametrize("records, expected", [
     ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4]}], ["record 0", "a.jpg", "'hoi'"]),
     ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 5, 0, 0.9]]}], ["record 0", "a.jpg", "hoi"]),

@@ -166,3 +166,75 @@ def test_agrees_with_the_loop_restatement_of_vsrl_eval(seed):
     np.testing.assert_allclose(r.agent_ap, vcoco_agent_aps(agents, gts), rtol=0, atol=1e-6)
     np.testing.assert_allclose(r.role_ap_scenario_1, vcoco_role_aps(roles, gts, 1), rtol=0, atol=1e-6)
     np.testing.assert_allclose(r.role_ap_scenario_2, vcoco_role_aps(roles, gts, 2), rtol=0, atol=1e-6)
+
+
+def _random_official(seed: int, gts: list[ImageAnnotation]) -> list[dict]:
+    """vsrl_eval-style records: person box, every action's agent score, role boxes (some NaN / empty / absent)."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for a in gts:
+        persons = [b for b, lab in zip(a.boxes.tolist(), a.labels.tolist()) if lab == 0]
+        objects = a.boxes.tolist()
+        for _ in range(rng.integers(0, 5)):
+            pb = persons[int(rng.integers(len(persons)))] if persons and rng.random() < 0.8 else [5.0, 5.0, 30.0, 30.0]
+            rec = {"file_name": a.file_name, "person_box": [v + float(rng.normal(0, 1)) for v in pb[:2]] + pb[2:]}
+            rec["person_box"][2:] = [max(rec["person_box"][0], pb[2]), max(rec["person_box"][1], pb[3])]
+            for act in vocab.vcoco_actions():
+                rec[f"{act.name}_agent"] = float(np.round(rng.random(), 1)) if rng.random() < 0.8 else None
+                for role in act.object_roles:
+                    u = rng.random()
+                    box = objects[int(rng.integers(len(objects)))] if objects and u < 0.6 else [0.0] * 4
+                    if u > 0.9:
+                        continue  # key absent: not predicted
+                    rec[f"{act.name}_{role}"] = box + [float(np.round(rng.random(), 1)) if u < 0.85 else None]
+            records.append(rec)
+    return records
+
+
+def _reference_inputs(records: list[dict], gts: list[ImageAnnotation]):
+    index = {a.file_name: i for i, a in enumerate(gts)}
+    agents, roles = [], []
+    for rec in records:
+        i = index[rec["file_name"]]
+        scores = np.array([np.nan if rec[f"{a}_agent"] is None else rec[f"{a}_agent"] for a in ACTIONS])
+        agents.append({"image": i, "box": rec["person_box"], "scores": scores})
+    for c, (act, role) in enumerate(CLASSES):  # role lists per class keep record order
+        for rec in records:
+            v = rec.get(f"{act}_{role}") if role else None
+            if v is not None and v[4] is not None:
+                roles.append({"image": index[rec["file_name"]], "box": rec["person_box"], "cls": c,
+                              "role_box": v[:4], "score": v[4]})
+    return agents, roles
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_official_detection_records_agree_with_the_loop_restatement(seed):
+    _, gts = _random_case(seed)
+    records = _random_official(seed, gts)
+    ev = VCOCOEvaluator(gts)
+    ev.process_detections(records)
+    r = ev.evaluate()
+    agents, roles = _reference_inputs(records, gts)
+    assert r.num_triplets == len(records) > 20 and np.nansum(r.agent_ap) > 0
+    np.testing.assert_allclose(r.agent_ap, vcoco_agent_aps(agents, gts), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(r.role_ap_scenario_1, vcoco_role_aps(roles, gts, 1), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(r.role_ap_scenario_2, vcoco_role_aps(roles, gts, 2), rtol=0, atol=1e-6)
+
+
+def test_official_records_by_coco_image_id_and_their_errors():
+    gts = [vgt("COCO_val2014_000000000139.jpg", [P], [(O, 41)], [(0, 1, HOLD)])]
+    rec = {"image_id": 139, "person_box": P, "hold_agent": 0.9, "hold_obj": O + [0.8]}
+    ev = VCOCOEvaluator(gts)
+    ev.process_detections([rec])
+    r = ev.evaluate()
+    assert r.agent_ap[A_HOLD] == 1.0 and r.role_ap_scenario_1[HOLD] == 1.0
+    for bad, message in [({**rec, "image_id": 7}, "not in the V-COCO annotations"),
+                         ({**rec, "person_box": [1, 2]}, "person_box"),
+                         ({**rec, "hold_obj": [1, 2, 3]}, "'hold_obj' must be")]:
+        with pytest.raises(ValueError, match=message):
+            VCOCOEvaluator(gts).process_detections([rec, bad], "dets.json")
+    ev = VCOCOEvaluator(gts)
+    ev.process([vpred("COCO_val2014_000000000139.jpg", [P], [(0, -1, STAND, 0.5)])])
+    ev.process_detections([rec])
+    with pytest.raises(ValueError, match="both triplet predictions and official"):
+        ev.evaluate()
