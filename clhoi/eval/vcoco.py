@@ -17,14 +17,13 @@ most (``+1`` pixel IoU, first on ties), among *all* persons of the image:
 ``npos`` counts the labelled persons doing the action (also those whose role
 object is missing); AP is the VOC all-point AP (:func:`clhoi.eval.ap.ap_voc`).
 Agent mAP is ``nansum(AP) / 26``; role mAP is the mean over the role classes
-with a defined AP. The global score sort is ``np.argsort(float32 scores)[::-1]``
-as in the official code.
+with a defined AP. Both the per-image and the global score sorts are the official
+``np.argsort(float32 scores)[::-1]`` calls on the same arrays, so even score ties
+come out as in the official code (on the same machine: NumPy's sort is not stable).
 
-How our triplets become agent detections (docs/evaluation.md): each triplet
-``(human, object, class, score)`` is one role detection of its class (role box =
-the object box, or empty when ``object_idx == -1``); each distinct human box of
-an image is one agent detection whose action score is the max over its triplets
-of that action.
+Detections come from our triplets (``process``) or from the official detection
+records (``process_detections``); :mod:`clhoi.eval.vcoco_detections` says how
+triplets become agents and role detections.
 """
 
 from __future__ import annotations
