@@ -112,4 +112,20 @@ def batch_losses(parts: "TrainingParts", batch: Batch, accelerator: Accelerator)
                                  "and others have none")
             text = raw.encode_text(list(parts.label_set.texts))
             supervised = SupervisedTargets.build(output, detections, batch.annotations, parts.label_set, text)
-        return parts.criterion(output, targets, supervised)
+        losses = parts.criterion(output, targets, supervised)
+    losses["total"] = losses["total"] + _zero_from_outputs(output)
+    return losses
+
+
+def _zero_from_outputs(output: StudentOutput) -> Tensor:
+    """``0 *`` every output tensor with a graph: under DDP each output must reach the loss.
+
+    The terms in use need not touch every output (``logit_scale`` is read only
+    by the supervised loss, ``context`` only by ``L_c``); DDP would otherwise
+    wait for gradients of the parameters behind them.
+    """
+    zero = output.interaction.new_zeros(())
+    for value in vars(output).values():
+        if isinstance(value, Tensor) and value.requires_grad:
+            zero = zero + 0.0 * value.float().sum()
+    return zero

@@ -173,7 +173,9 @@ def train(
             )
 
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
-    accelerator = Accelerator(mixed_precision=cfg.train.mixed_precision, kwargs_handlers=[ddp])
+    # cpu=True without a GPU also makes CPU multi-process runs (torchrun, gloo) distributed
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.train.mixed_precision,
+                              kwargs_handlers=[ddp])
     set_seed(cfg.seed)
     parts = build_training(cfg, accelerator.device)
     if parts.dataset is None:  # train.epochs == 0: the randomly initialised model (Table 6, "w/o training")
