@@ -27,7 +27,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -141,7 +141,7 @@ class OpenAIClient:
         self.sampling = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p}
         self.api_key, self.image_max_side = api_key, image_max_side
         self.concurrency = concurrency
-        self.max_workers = math.ceil(concurrency / batch_size) + 1  # the run keeps the pool fed
+        self.max_workers = 2 * math.ceil(concurrency / batch_size) + 1  # batches in flight: keep the pool fed
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="clhoi-http")
         self._rng = random.Random(0)
         self._rng_lock = threading.Lock()
@@ -206,12 +206,14 @@ class OpenAIClient:
                 time.sleep(self._delay(attempt, e.retry_after))
         raise AssertionError("unreachable")
 
-    def _many(self, contents: list[list[dict[str, Any]] | Exception]) -> list[str | Exception]:
-        """Run the requests in the pool; a failed one comes back as its exception."""
+    def _many(self, make: Callable[[Any], list[dict[str, Any]]], items: Sequence[Any]) -> list[str | Exception]:
+        """One request per item, in the pool (the content is built there too); failures come back as exceptions."""
 
-        def one(content: list[dict[str, Any]] | Exception) -> str | Exception:
-            if isinstance(content, Exception):
-                return content
+        def one(item: Any) -> str | Exception:
+            try:
+                content = make(item)
+            except Exception as e:  # noqa: BLE001 - the item's own failure (an unreadable image), recorded
+                return RuntimeError(f"unreadable image: {type(e).__name__}: {e}")
             try:
                 return self.complete(content)
             except TeacherFatalError:
@@ -219,22 +221,18 @@ class OpenAIClient:
             except Exception as e:  # noqa: BLE001 - this image's request failed; recorded
                 return e
 
-        return list(self._pool.map(one, contents))
+        return list(self._pool.map(one, items))
 
     # ------------------------------------------------------------------------- VlmClient
     def caption(self, images: Sequence[TeacherImage], prompt: str) -> list[str | Exception]:
-        contents: list[list[dict[str, Any]] | Exception] = []
-        for item in images:
-            try:
-                url = image_data_url(item.path, self.image_max_side)
-            except Exception as e:  # noqa: BLE001 - the image's own failure, recorded
-                contents.append(RuntimeError(f"unreadable image: {type(e).__name__}: {e}"))
-                continue
-            contents.append([{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}])
-        return self._many(contents)
+        def content(item: TeacherImage) -> list[dict[str, Any]]:
+            url = image_data_url(item.path, self.image_max_side)
+            return [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": prompt}]
+
+        return self._many(content, images)
 
     def parse(self, captions: Sequence[str], prompt: str) -> list[str | Exception]:
-        return self._many([[{"type": "text", "text": render_parse_prompt(prompt, c)}] for c in captions])
+        return self._many(lambda c: [{"type": "text", "text": render_parse_prompt(prompt, c)}], captions)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
