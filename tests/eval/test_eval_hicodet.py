@@ -231,3 +231,28 @@ def test_agrees_with_the_loop_restatement_of_the_official_code(seed):
     assert r.num_triplets > 20
     np.testing.assert_allclose(r.default.ap, hicodet_aps(preds, gts), rtol=0, atol=1e-12)
     np.testing.assert_allclose(r.known_object.ap, hicodet_aps(preds, gts, known_object=True), rtol=0, atol=1e-12)
+
+
+def test_recall_exactly_0_6_counts_the_0_6_threshold_through_the_evaluator():
+    # 5 ground truths in 5 images, 3 found: MATLAB's t = 0.6 (1 - 4*0.1) equals 3/5, the np.arange ports' does not
+    gts = [gt(f"i{k}", [(H, O, AIRPLANE_C)]) for k in range(5)]
+    r = evaluate_hicodet([pred(f"i{k}", [(H, O, AIRPLANE_C, 0.9 - k / 10)]) for k in range(3)], gts)
+    assert r.default.recall[AIRPLANE_C] == 0.6
+    assert ap(r, AIRPLANE_C) == pytest.approx(7 / 11, abs=1e-15)
+
+
+def test_float32_predictions_from_the_model_are_accepted():
+    p = pred("a", [(H, O, AIRPLANE_C, 0.9)])
+    p32 = Predictions(p.file_name, p.boxes.float(), p.labels, p.pairs, p.classes, p.scores.float())
+    assert ap(evaluate_hicodet([p32], [gt("a", [(H, O, AIRPLANE_C)])]), AIRPLANE_C) == pytest.approx(1.0)
+
+
+def test_predictions_file_keeps_doubles(tmp_path):
+    from clhoi.eval.files import read_predictions
+
+    path = tmp_path / "p.json"
+    path.write_text('[{"file_name": "a", "boxes": [[0, 0, 9.000000001, 9]], "labels": [0], '
+                    '"hoi": [[0, 0, 5, 0.1234567891], [0, 0, 5, 0.1234567892]]}]')
+    (p,) = read_predictions(path)
+    assert p.scores.dtype == torch.float64 and p.scores[0] < p.scores[1]  # distinct, unlike in float32
+    assert p.boxes[0, 2].item() == 9.000000001
