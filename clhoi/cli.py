@@ -385,7 +385,7 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="seed of the world, teacher, detector and training")] = 0,
     train_images: Annotated[int, typer.Option(help="training images in the world")] = 600,
     test_images: Annotated[int, typer.Option(help="test images in the world")] = 200,
-    epochs: Annotated[int, typer.Option(help="training epochs of each model")] = 8,
+    epochs: Annotated[int, typer.Option(help="training epochs of each model")] = 12,
     max_steps: Annotated[int, typer.Option(help="stop each training after this many steps (0: no limit)")] = 0,
     threads: Annotated[int, typer.Option(help="torch CPU threads")] = 2,
 ) -> None:

@@ -45,7 +45,7 @@ class DemoSettings:
     seed: int = 0
     num_train: int = 600
     num_test: int = 200
-    epochs: int = 8
+    epochs: int = 12
     batch_size: int = 16
     lr: float = 1e-3
     max_steps: int = 0

@@ -172,7 +172,7 @@ def _visible(scene: Scene) -> bool:
     return True
 
 
-def sample_scene(seed: int, twin_prob: float = 0.2, idle_prob: float = 0.15) -> Scene:
+def sample_scene(seed: int, twin_prob: float = 0.3, idle_prob: float = 0.25) -> Scene:
     """Draw one scene graph from ``seed`` (same seed, same scene).
 
     A draw whose person or object would fall mostly outside the image is
@@ -235,7 +235,7 @@ def _sample(seed: int, twin_prob: float, idle_prob: float) -> Scene:
         inter.append((len(people) - 1, len(things) - 1, k))
         lines.extend(extra)
     # distractors: objects nobody interacts with, away from everyone's reach
-    n_extra = rng.choices([0, 1, 2], weights=[0.35, 0.45, 0.2])[0]
+    n_extra = rng.choices([0, 1, 2], weights=[0.15, 0.5, 0.35])[0]
     if not things:
         n_extra = max(1, n_extra)
     taken = [p.box for p in people] + [t.box for t in things]

@@ -30,7 +30,7 @@ from clhoi.sandbox.labels import HOI_KINDS, hicodet_verb_id, sandbox_label_space
 from clhoi.sandbox.scene import Scene, clip_box, render_scene, sample_scene
 from clhoi.vocab import COCO_IDS, PERSON, coco_index
 
-WORLD_VERSION = 2
+WORLD_VERSION = 3
 """Bumped whenever a change to the generator changes the images or annotations."""
 
 SPLITS = ("train", "test", "clip")
@@ -56,7 +56,7 @@ class WorldSpec:
     seed: int = 0
     num_train: int = 600
     num_test: int = 200
-    twin_prob: float = 0.2
+    twin_prob: float = 0.3
 
     def key(self) -> str:
         text = json.dumps({**asdict(self), "version": WORLD_VERSION}, sort_keys=True)
