@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.table import Table
 
 from clhoi.eval.files import parse_predictions, read_json_list, write_metrics
-from clhoi.eval.hicodet import HICODetResult, evaluate_hicodet
+from clhoi.eval.hicodet import HICODetEvaluator, HICODetResult
 from clhoi.eval.vcoco import VCOCOEvaluator, VCOCOResult
 
 DATASETS: tuple[str, ...] = ("hicodet", "vcoco")
@@ -40,19 +40,24 @@ def evaluate_files(
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
     data = read_json_list(predictions)
+    official = dataset == "vcoco" and bool(data) and isinstance(data[0], dict) and "person_box" in data[0]
+    preds = None if official else parse_predictions(data, predictions)
     if dataset == "hicodet":
         from clhoi.data.hicodet import read_hicodet
 
-        result: HICODetResult | VCOCOResult = evaluate_hicodet(parse_predictions(data, predictions), read_hicodet(annotations))
+        evaluator: HICODetEvaluator | VCOCOEvaluator = HICODetEvaluator(read_hicodet(annotations))
     else:
         from clhoi.data.vcoco import read_vcoco
 
         evaluator = VCOCOEvaluator(read_vcoco(annotations, coco_instances))
-        if data and isinstance(data[0], dict) and "person_box" in data[0]:
-            evaluator.process_detections(data, str(predictions))
+    try:  # content errors (unknown image, class out of range, ...) name the image: add the file
+        if preds is None:
+            evaluator.process_detections(data, str(predictions))  # type: ignore[union-attr]
         else:
-            evaluator.process(parse_predictions(data, predictions))
+            evaluator.process(preds)
         result = evaluator.evaluate()
+    except ValueError as e:
+        raise ValueError(e if str(e).startswith(str(predictions)) else f"{predictions}: {e}") from None
     if out is not None:
         write_metrics(result.to_dict(), out)
     return result

@@ -76,7 +76,7 @@ def test_vcoco_official_detection_records(tmp_path):
 @pytest.mark.parametrize("records, expected", [
     ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4]}], ["record 0", "a.jpg", "'hoi'"]),
     ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 5, 0, 0.9]]}], ["record 0", "a.jpg", "hoi"]),
-    ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 1, 600, 0.9]]}], ["a.jpg", "hoi[0]", "class 600"]),
+    ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 1, 600, 0.9]]}], ["preds.json", "a.jpg", "hoi[0]", "class 600"]),
     ([{"file_name": "nope.jpg", "boxes": [], "labels": [], "hoi": []}], ["nope.jpg", "not in the HICO-DET annotations"]),
     ({"file_name": "a.jpg"}, ["preds.json", "expected a JSON list"]),
 ])
