@@ -82,6 +82,12 @@ def clean_words(text: str) -> list[str]:
     return _WORD.findall(fold(text).replace("_", " ").replace("’", "'"))
 
 
+def warm_up() -> None:
+    """Load lemminflect's tables now (about 2 s, once per process), before worker threads would race to."""
+    verb_lemma("riding")
+    noun_singular("cups")
+
+
 @lru_cache(maxsize=65536)
 def verb_lemma(word: str) -> str:
     """Lemma of one (lower case) verb form: ``riding`` -> ``ride``."""

@@ -28,6 +28,7 @@ from clhoi.teacher.client import (
     render_parse_prompt,
 )
 from clhoi.teacher.config import TeacherConfig
+from clhoi.teacher.normalize import warm_up
 from clhoi.teacher.parse import draw_negatives, image_seed, parse_caption, parse_pairs
 from clhoi.teacher.prompts import load_prompt
 from clhoi.teacher.provenance import teacher_provenance
@@ -234,6 +235,7 @@ def label(
         todo = todo[:limit] if limit is not None else todo
         batches = [todo[s : s + cfg.batch_size] for s in range(0, len(todo), cfg.batch_size)]
         workers = max(getattr(captioner, "max_workers", 1), getattr(parser, "max_workers", 1))
+        warm_up()
 
         def work(batch: list[str]) -> list[LabelRecord]:
             items = [TeacherImage(k, root / k) for k in batch]
