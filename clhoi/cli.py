@@ -387,7 +387,7 @@ def demo_command(
     test_images: Annotated[int, typer.Option(help="test images in the world")] = 200,
     epochs: Annotated[int, typer.Option(help="training epochs of each model")] = 12,
     max_steps: Annotated[int, typer.Option(help="stop each training after this many steps (0: no limit)")] = 0,
-    threads: Annotated[int, typer.Option(help="torch CPU threads")] = 2,
+    threads: Annotated[int, typer.Option(help="torch CPU threads")] = 1,
 ) -> None:
     """Run CL-HOI end to end in the offline sandbox: world, teacher, training, evaluation, table."""
     from clhoi.sandbox.demo import ABLATIONS, DemoSettings, run_demo

@@ -39,7 +39,8 @@ class DemoSettings:
         lr: AdamW learning rate.
         max_steps: stop each training after this many steps (0 = no limit; smoke runs).
         num_images: prediction images to draw.
-        threads: torch intra-op threads.
+        threads: torch intra-op threads (1: the models are small, and a second
+            thread on a busy 2-core machine is slower, not faster).
     """
 
     seed: int = 0
@@ -50,7 +51,7 @@ class DemoSettings:
     lr: float = 1e-3
     max_steps: int = 0
     num_images: int = 4
-    threads: int = 2
+    threads: int = 1
 
 
 @dataclass

@@ -52,3 +52,17 @@ def test_demo_cli_rejects_bad_arguments_and_reused_output(tmp_path):
     (tmp_path / "results.json").write_text("{}")
     res = runner.invoke(app, ["demo", "--output", str(tmp_path), "--cache-dir", str(tmp_path / "c")])
     assert res.exit_code == 2 and "previous demo run" in res.output
+
+
+def test_ablation_rows_are_valid_configs():
+    from dataclasses import replace
+
+    from clhoi.engine.config import LossConfig
+    from clhoi.sandbox.demo import chain_rows, loss_rows
+    from clhoi.sandbox.experiment import sandbox_model_config
+
+    chain = [sandbox_model_config(**switches) for _, switches in chain_rows()]
+    assert [c.use_spatial for c in chain] == [False, True, True, True] and chain[-1].use_context and chain[-1].use_vlt
+    assert not any(c.use_vlt for c in chain[:-1])
+    losses = [replace(LossConfig(), **w) for _, w in loss_rows()]
+    assert all(l.soft_relation == 1 for l in losses) and losses[-1].i2t == losses[-1].t2i == losses[-1].context == 1
