@@ -140,6 +140,9 @@ def label_batch(
     for it, cap in zip(todo, captions):
         if isinstance(cap, Exception):
             records[it.key] = LabelRecord(image=it.key, status="error", reason=str(cap), **base)
+        elif not cap.strip():  # nothing to parse
+            records[it.key] = LabelRecord(image=it.key, raw={"caption": cap}, status="no_action",
+                                          reason="empty caption", **base)
         else:
             texts.append((it, cap.strip()))
     answers = _answers(lambda: parser.parse([c for _, c in texts], prompts["parse"]), len(texts), "parse request")
@@ -153,7 +156,7 @@ def label_batch(
         pairs = [] if isinstance(answer, Exception) else parse_pairs(answer)
         raw["parse"] = f"error: {answer}" if isinstance(answer, Exception) else answer
         parsed_by = parser.name
-        if not pairs and cfg.fallback_rules and cap:
+        if not pairs and cfg.fallback_rules:
             pairs, parsed_by = parse_caption(cap), "rules"
         record = LabelRecord(image=it.key, caption=cap, pairs=pairs, raw=raw, **base)
         record.provenance = {**provenance, "parsed_by": parsed_by}
@@ -162,12 +165,12 @@ def label_batch(
             record.negatives = draw_negatives(positives, image_seed(cfg.seed, it.key), cfg.num_negatives)
         else:
             record.status = "no_action"  # appendix A.2: kept out of training
-            record.reason = "empty caption" if not cap else "no action verb in the caption"
+            record.reason = "no action verb in the caption"
         records[it.key] = record
     return [records[it.key] for it in items]
 
 
-def _progress(enabled: bool, total: int) -> Any:
+def _progress(enabled: bool) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -241,7 +244,7 @@ def label(
             items = [TeacherImage(k, root / k) for k in batch]
             return label_batch(items, captioner, parser, cfg, prompts, provenance)
 
-        with _progress(progress, len(todo)) as bar:
+        with _progress(progress) as bar:
             task = bar.add_task("label", total=len(todo), rate="-")
 
             def write(records: list[LabelRecord]) -> None:
