@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clhoi.structures import InteractionPair, LabelRecord
 from clhoi.teacher.store import LabelStore, LabelStoreError, merge_labels, read_labels
@@ -108,3 +110,25 @@ def test_merge_shards_prefers_good_records(tmp_path):
     assert (result.records, result.inputs, result.duplicates) == (3, 5, 2)
     merged = {r.image: r for r in read_labels(out)}
     assert merged["a.jpg"].status == "ok" and merged["b.jpg"].verbs == ["kick"] and merged["c.jpg"].status == "no_action"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a.jpg", "b/c.png", "é ü.jpg", "d\u2028e.jpg"]), st.text(max_size=60)),
+                min_size=1, max_size=8),
+       st.integers(min_value=0, max_value=200))
+def test_any_text_round_trips_and_any_torn_tail_is_repaired(tmp_path_factory, rows, cut):
+    path = tmp_path_factory.mktemp("store") / "labels.jsonl"
+    expected = {}
+    with LabelStore(path) as store:
+        for image, text in rows:
+            record = LabelRecord(image=image, caption=text, raw={"caption": text, "parse": text + "\r\n"})
+            if image not in store:
+                store.append(record)
+                expected[image] = record
+    assert {r.image: r for r in read_labels(path)} == expected
+    tail = LabelRecord(image="torn.jpg", caption="x" * 50).to_json().encode()
+    with open(path, "ab") as f:
+        f.write(tail[: cut % len(tail)])
+    with LabelStore(path) as store:
+        assert set(store.status) == set(expected)
+    assert {r.image: r for r in read_labels(path)} == expected
