@@ -67,6 +67,8 @@ class TrainConfig:
         save_every: also write a resumable checkpoint every this many steps
             (``0`` = only at the end of each epoch).
         tensorboard: also log to TensorBoard when ``tensorboard`` is installed.
+        deterministic: use PyTorch's deterministic kernels (GPU runs then resume
+            bit-exactly too, somewhat slower); CPU runs are deterministic anyway.
         strict_annotation_free: in an annotation-free run, refuse ground-truth
             HOI labels (``False``: only warn; see ``clhoi.provenance``).
     """
@@ -83,6 +85,7 @@ class TrainConfig:
     log_every: int = 10
     save_every: int = 0
     tensorboard: bool = True
+    deterministic: bool = False
     strict_annotation_free: bool = True
 
     def __post_init__(self) -> None:

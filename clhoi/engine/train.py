@@ -13,12 +13,14 @@ epoch), so it ends with the same weights as an uninterrupted run.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
+from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
@@ -172,7 +174,13 @@ def train(
                 "resume with the checkpoint's own config.yaml"
             )
 
+    if cfg.train.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+        torch.use_deterministic_algorithms(True, warn_only=True)
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    # A second train() in one process may ask for another precision: forget the last run's
+    # AcceleratorState (the process group lives in PartialState and is kept).
+    AcceleratorState._reset_state()
     # cpu=True without a GPU also makes CPU multi-process runs (torchrun, gloo) distributed
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.train.mixed_precision,
                               kwargs_handlers=[ddp])

@@ -78,3 +78,14 @@ def test_untrained_model_is_a_checkpoint_and_evaluates(tiny_world, tmp_path):
     assert (ckpt / "model.safetensors").is_file()
     result = evaluate_checkpoint(ckpt, progress=False)
     assert 0.0 <= result.metrics["default_full"] <= 100.0
+
+
+def test_bf16_then_fp32_runs_in_one_process(tiny_world, tmp_path):
+    """The Python API trains several configs in one process (the sandbox demo does), any precision."""
+    for precision in ("bf16", "no"):
+        cfg = replace(tiny_world, output_dir=str(tmp_path / precision))
+        cfg.train = replace(cfg.train, max_steps=1, mixed_precision=precision)
+        ckpt = train(cfg, progress=False)
+        log = [r for r in read_log(tmp_path / precision / "log.jsonl") if r["event"] == "train"]
+        assert len(log) == 1 and log[0]["total"] == log[0]["total"]  # finite, not NaN
+        assert (ckpt / "model.safetensors").is_file()
