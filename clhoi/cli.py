@@ -367,7 +367,7 @@ def detect_command(
 
         path = detect_files(images, out, cfg, image_root, filtered=not raw, batch_size=batch_size, device=device,
                             callback=lambda done, total: typer.echo(f"detected {done}/{total} images"))
-    except (FileNotFoundError, ValueError, OSError) as e:
+    except (FileNotFoundError, ValueError, OSError, ImportError) as e:
         fail(str(e).strip('"'))
     typer.echo(f"detections: {path}")
 

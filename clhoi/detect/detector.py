@@ -90,7 +90,11 @@ class Detector:
         """Load a detector and its processor by Hugging Face id or local directory."""
         from transformers import AutoImageProcessor, AutoModelForObjectDetection
 
-        model = AutoModelForObjectDetection.from_pretrained(str(name_or_path)).to(device)
+        try:
+            model = AutoModelForObjectDetection.from_pretrained(str(name_or_path)).to(device)
+        except ImportError as e:  # facebook/detr-resnet-* build their backbone with timm
+            raise ImportError(f"loading detector {name_or_path} needs a missing package ({e}); "
+                              "for the facebook/detr-resnet-* checkpoints run `pip install timm`") from None
         processor = AutoImageProcessor.from_pretrained(str(name_or_path))
         return cls(model, processor, config)
 

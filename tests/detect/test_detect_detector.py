@@ -87,3 +87,14 @@ def test_detector_without_coco_names() -> None:
                                                            "label2id": {"cat-ish": 0, "dog-ish": 1}})))
     with pytest.raises(ValueError, match="COCO class names"):
         Detector(model, DetrImageProcessor())
+
+
+def test_missing_timm_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers
+
+    def needs_timm(*args: object, **kwargs: object) -> None:
+        raise ImportError("TimmBackbone requires the timm library")
+
+    monkeypatch.setattr(transformers.AutoModelForObjectDetection, "from_pretrained", needs_timm)
+    with pytest.raises(ImportError, match="pip install timm"):
+        Detector.from_pretrained("facebook/detr-resnet-50")

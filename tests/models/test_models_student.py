@@ -243,3 +243,26 @@ def test_output_is_the_contract(model: CLHOI) -> None:
     assert isinstance(out, StudentOutput)
     assert out.pair_image.dtype == out.human_idx.dtype == out.object_idx.dtype == torch.long
     assert out.pair_scores.dtype == torch.float32 and out.object_labels.dtype == torch.long
+
+
+def test_a_few_steps_fit_a_target(cfg: ModelConfig) -> None:
+    """Trainable parts can move each pair's feature towards a text embedding of its object's class."""
+    torch.manual_seed(0)
+    model = build_student(cfg).train()
+    dets = [make_dets([0, 1, 2, 3]), make_dets([0, 2, 1], seed=5)]
+    f = feats(2)
+    targets = model.encode_text([model.prompt(v) for v in ("ride", "kick", "hold", "eat")])  # [4, D]
+    opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-2)
+
+    def loss_fn() -> torch.Tensor:
+        out = model(dets, image_features=f)
+        cos = torch.nn.functional.cosine_similarity(out.interaction, targets[out.object_labels], dim=-1)
+        return (1 - cos).mean()
+
+    first = loss_fn().item()
+    for _ in range(30):
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        opt.step()
+    assert loss_fn().item() < 0.25 * first
