@@ -50,6 +50,9 @@ class TeacherConfig:
         captions_file: captions for the ``captions`` backend: JSON lines
             ``{"image": ..., "caption": ...}``, a ``{image: caption}`` JSON map,
             or a COCO captions file.
+        image_list: label only the image paths (relative to the image root) listed
+            in this text file, one per line (e.g. V-COCO's training images inside
+            COCO's ``train2014``); empty = every image under the root.
         seed: seed of the negative-verb draw (per image, independent of order).
         num_negatives: negative verbs per image (appendix A.2: 2).
     """
@@ -78,6 +81,7 @@ class TeacherConfig:
     backoff_s: float = 1.0
     image_max_side: int = 0
     captions_file: str = ""
+    image_list: str = ""
     seed: int = 0
     num_negatives: int = 2
 

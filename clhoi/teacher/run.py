@@ -206,7 +206,7 @@ def label(
         out: the label store (``labels.jsonl``).
         shard: ``(i, n)``: label only the images of shard ``i`` of ``n``.
         limit: label at most this many images in this run.
-        image_list: label only the keys listed in this file.
+        image_list: label only the keys listed in this file (default: ``cfg.image_list``, if set).
         retry_errors: label again the images whose record is an error.
         dry_run: print what would be sent (no model is loaded, nothing written).
         progress: show a progress bar (on stderr).
@@ -225,6 +225,7 @@ def label(
     if not (n >= 1 and 0 <= i < n):
         raise ValueError(f"shard must be i/n with 0 <= i < n, got {i}/{n}")
     prompts = {"caption": load_prompt(cfg.prompt_caption), "parse": load_prompt(cfg.prompt_parse, "caption")}
+    image_list = image_list or cfg.image_list or None
     keys = [k for k in list_images(images, image_list) if in_shard(k, shard)]
     root = Path(images)
     if dry_run:

@@ -243,3 +243,9 @@ def test_pixels_are_decoded_and_downscaled_when_the_teacher_needs_them(images, t
     run(images, tmp_path / "l.jsonl", cfg=TeacherConfig(backend="stub", image_max_side=12), clients=(c, c))
     assert len(seen) == 12 and all(max(size) <= 12 for size in seen.values())
     assert seen["sub/00.jpg"] == (12, 8)  # 24x16, aspect kept
+
+
+def test_image_list_from_the_config(images, tmp_path):
+    cfg = TeacherConfig(backend="stub", image_list=str(_list(tmp_path, ["sub/01.jpg", "sub/07.jpg"])))
+    run(images, tmp_path / "l.jsonl", cfg=cfg)
+    assert [r.image for r in read_labels(tmp_path / "l.jsonl")] == ["sub/01.jpg", "sub/07.jpg"]
