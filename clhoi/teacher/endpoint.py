@@ -6,9 +6,10 @@ of ``teacher.concurrency`` threads, so that many are always in flight. A
 request that fails with a 5xx, 429 or 408, times out, loses its connection or
 gets an answer that is not the expected JSON is retried ``teacher.retries``
 times with exponential backoff and jitter (``Retry-After`` honoured); when
-retries run out, that image gets an error record. A 401, 403 or 404 means
-the endpoint cannot work at all, and stops the run with a message saying
-what to fix; other 4xx fail only the image (a too-large image, say).
+retries run out, that image gets an error record. A server that refuses every
+connection, or a 401, 403 or 404, means the endpoint cannot work at all: the
+run stops with a message saying what to fix (the records so far are kept);
+other 4xx fail only the image (a too-large image, say).
 
 Only the standard library is used (``urllib``).
 """
@@ -50,11 +51,14 @@ class RetryableError(RuntimeError):
 
     Attributes:
         retry_after: seconds the server asked to wait (``Retry-After``), if it did.
+        server_down: no connection at all; when retries run out, the run stops
+            (rather than filling the store with error records).
     """
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, server_down: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.server_down = server_down
 
 
 class RequestRejected(RuntimeError):
@@ -183,7 +187,8 @@ class OpenAIClient:
             raise RetryableError(f"no answer within {self.timeout_s} s ({e})") from None
         except urllib.error.URLError as e:
             if isinstance(e.reason, ConnectionRefusedError):
-                raise RetryableError(f"cannot connect to {self.url} (is the server running?)") from None
+                message = f"cannot connect to {self.url} (is the server running?)"
+                raise RetryableError(message, server_down=True) from None
             raise RetryableError(f"connection error: {e.reason}") from None
         except (ConnectionError, http.client.HTTPException, OSError) as e:
             raise RetryableError(f"connection error: {type(e).__name__}: {e}") from None
@@ -202,6 +207,8 @@ class OpenAIClient:
                 return self._post(payload)
             except RetryableError as e:
                 if attempt == self.retries:
+                    if e.server_down:
+                        raise TeacherFatalError(f"{e}; tried {self.retries + 1} times") from None
                     raise RetryableError(f"request failed after {self.retries + 1} attempts: {e}") from None
                 time.sleep(self._delay(attempt, e.retry_after))
         raise AssertionError("unreachable")

@@ -160,9 +160,9 @@ def test_client_errors_fail_the_image_or_the_run(endpoint, image):
         client(ep.url).parse(["x"], "{caption}")
 
 
-def test_unreachable_server_is_an_error_record(image):
-    (err,) = client("http://127.0.0.1:9", retries=0).caption([image], "p")
-    assert "connect" in str(err)
+def test_unreachable_server_stops_the_run(image):
+    with pytest.raises(TeacherFatalError, match="is the server running"):
+        client("http://127.0.0.1:9", retries=1).caption([image], "p")
 
 
 def test_run_keeps_the_configured_requests_in_flight(endpoint, tmp_path):
