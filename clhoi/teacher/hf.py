@@ -9,7 +9,8 @@ the paper, appendix A.1; chat models: the model without an image).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -60,6 +61,17 @@ def _load(loader: Any, model: str, what: str, **kwargs: Any) -> Any:
         raise TeacherFatalError(
             f"could not load the teacher {what} {model!r} ({e}); set teacher.model to a Hugging Face model id "
             "(needs internet the first time) or to a local folder written by save_pretrained"
+        ) from None
+
+
+@contextmanager
+def _oom_stops_the_run(n: int) -> Iterator[None]:
+    """Out of GPU memory on a batch would fail every batch alike: stop with the fix instead."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError:
+        raise TeacherFatalError(
+            f"out of GPU memory on a batch of {n}; lower teacher.batch_size or use teacher.dtype=bfloat16/float16"
         ) from None
 
 
@@ -137,7 +149,7 @@ class Blip2FamilyClient:
         inputs = self.processor(images=[it.image for it in images], text=text, return_tensors="pt", padding=True)
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
         inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
-        with self._lock:
+        with self._lock, _oom_stops_the_run(len(images)):
             out = self.model.generate(**inputs, **self.generate_kwargs)
         ids = _new_tokens(out, inputs.get("input_ids"))
         return [t.strip() for t in self.processor.batch_decode(ids, skip_special_tokens=True)]
@@ -150,7 +162,7 @@ class Blip2FamilyClient:
         texts = [render_parse_prompt(prompt, c) for c in captions]
         inputs = tokenizer(texts, return_tensors="pt", padding=True).to(self.device)
         lm = self.model.language_model  # the LLM inside the VLLM answers prompt 2 (appendix A.1)
-        with self._lock:
+        with self._lock, _oom_stops_the_run(len(captions)):
             out = lm.generate(
                 input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], **self.generate_kwargs
             )
@@ -213,7 +225,7 @@ class ChatClient:
         for k, v in inputs.items():
             if torch.is_floating_point(v):
                 inputs[k] = v.to(self.dtype)
-        with self._lock:
+        with self._lock, _oom_stops_the_run(len(inputs["input_ids"])):
             out = self.model.generate(**inputs, **self.generate_kwargs)
         ids = out[:, inputs["input_ids"].shape[1] :]  # chat models echo the prompt
         return [t.strip() for t in self.processor.batch_decode(ids, skip_special_tokens=True)]

@@ -88,3 +88,14 @@ def test_missing_weights_and_devices_fail_clearly(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(TeacherFatalError, match="teacher.device=cpu"):
             build_client(TeacherConfig(backend="blip2", model=str(tmp_path), device="cuda"))
+
+
+def test_out_of_gpu_memory_stops_the_run_with_the_fix(saved):
+    client = build_client(cfg_for("blip2", saved["blip2"]))
+
+    def oom(**kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+
+    client.model.language_model.generate = oom
+    with pytest.raises(TeacherFatalError, match="lower teacher.batch_size"):
+        client.parse(["a man is riding horse"], "{caption}")
