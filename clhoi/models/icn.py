@@ -16,6 +16,7 @@ from clhoi.models.geometry import NUM_PAIR_FEATURES, box_cxcywh, pair_features, 
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    """Two linear layers with a ReLU between."""
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_dim))
 
 

@@ -196,6 +196,7 @@ class CLHOI(nn.Module):
 
     # ------------------------------------------------------------------ save / load
     def trainable_parameters(self) -> list[nn.Parameter]:
+        """The parameters an optimizer should get (frozen CLIP / Q-Former excluded)."""
         return [p for p in self.parameters() if p.requires_grad]
 
     def save_pretrained(self, directory: str | Path) -> None:
