@@ -242,6 +242,9 @@ def train(
         if cfg.train.save_every and state.step % cfg.train.save_every == 0:
             save()
 
+    if main and progress:
+        for note in parts.notes:
+            print(f"note: {note}")
     if main:
         logger.log("start", state.step, config=cfg.name, images=len(parts.dataset), total_steps=total,
                    processes=world, device=str(accelerator.device), notes=parts.notes)
