@@ -76,14 +76,21 @@ class DemoResult:
                 "settings": settings.__dict__, **self.extra}
 
 
-def chain_rows() -> list[tuple[str, dict[str, bool]]]:
-    """Table 4: the chain of cognition grown link by link (the VLT joins with context cognition)."""
+def chain_rows() -> list[tuple[str, dict[str, bool], dict[str, float]]]:
+    """Table 4: the chain of cognition grown link by link (the VLT joins with context cognition).
+
+    Returns:
+        ``(label, model switches, loss overrides)`` per row; rows without the VLT
+        have no context features ``f_c`` and so no context loss (Eq. 7).
+    """
     off = dict(use_vlt=False, use_spatial=False, use_visual=False, use_context=False)
+    no_fc = {"context": 0.0}
     return [
-        ("baseline (no cognition)", off),
-        ("+ spatial", {**off, "use_spatial": True}),
-        ("+ spatial + visual", {**off, "use_spatial": True, "use_visual": True}),
-        ("+ spatial + visual + context (CL-HOI)", dict(use_vlt=True, use_spatial=True, use_visual=True, use_context=True)),
+        ("baseline (no cognition)", off, no_fc),
+        ("+ spatial", {**off, "use_spatial": True}, no_fc),
+        ("+ spatial + visual", {**off, "use_spatial": True, "use_visual": True}, no_fc),
+        ("+ spatial + visual + context (CL-HOI)", dict(use_vlt=True, use_spatial=True, use_visual=True,
+                                                       use_context=True), {}),
     ]
 
 
@@ -168,9 +175,9 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
         results["supervised"] = train_eval(
             "supervised", experiment(inputs, out / "supervised", "full", epochs=s.epochs, **common))
     elif ablation == "chain":
-        for i, (label, switches) in enumerate(chain_rows()):
+        for i, (label, switches, weights) in enumerate(chain_rows()):
             cfg = experiment(inputs, out / f"chain{i}", "annotation_free", epochs=s.epochs,
-                             model=sandbox_model_config(**switches), **common)
+                             model=sandbox_model_config(**switches), loss=replace(LossConfig(), **weights), **common)
             results[label] = train_eval(f"chain{i}: {label}", cfg)
     else:
         for i, (label, weights) in enumerate(loss_rows()):

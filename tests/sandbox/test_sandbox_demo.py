@@ -61,8 +61,9 @@ def test_ablation_rows_are_valid_configs():
     from clhoi.sandbox.demo import chain_rows, loss_rows
     from clhoi.sandbox.experiment import sandbox_model_config
 
-    chain = [sandbox_model_config(**switches) for _, switches in chain_rows()]
-    assert [c.use_spatial for c in chain] == [False, True, True, True] and chain[-1].use_context and chain[-1].use_vlt
-    assert not any(c.use_vlt for c in chain[:-1])
+    chain = [(sandbox_model_config(**switches), replace(LossConfig(), **w)) for _, switches, w in chain_rows()]
+    assert [m.use_spatial for m, _ in chain] == [False, True, True, True]
+    assert chain[-1][0].use_context and chain[-1][0].use_vlt and not any(m.use_vlt for m, _ in chain[:-1])
+    assert all(loss.context == 0 for m, loss in chain if not m.use_vlt)  # no f_c, no context loss
     losses = [replace(LossConfig(), **w) for _, w in loss_rows()]
     assert all(l.soft_relation == 1 for l in losses) and losses[-1].i2t == losses[-1].t2i == losses[-1].context == 1
