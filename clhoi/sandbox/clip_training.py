@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 from torch import Tensor, nn
+from transformers import CLIPModel
 
 from clhoi.labelset import hoi_prompt, object_prompt, verb_prompt
 from clhoi.sandbox.captions import OBJECT_WORDS, VERB_WORDS, describe
@@ -161,7 +162,7 @@ def train_clip(out: str | Path, num_scenes: int = 1500, steps: int = 600, batch_
     t0 = time.time()
     tokenizer = build_tokenizer(corpus(seed=seed))
     config = small_clip_config(tokenizer)
-    model = CLIPModel_from(config)
+    model = CLIPModel(config)
     processor = image_processor(config.vision_config.image_size)
     rng = random.Random(seed)
     examples: list[tuple[Image.Image, str]] = []
@@ -199,12 +200,6 @@ def train_clip(out: str | Path, num_scenes: int = 1500, steps: int = 600, batch_
     print(f"zero-shot HOI accuracy {zs.accuracy:.3f} (chance {zs.chance:.3f}); among the object's classes "
           f"{zs.accuracy_known_object:.3f} (chance {zs.chance_known_object:.3f}); {time.time() - t0:.0f}s", flush=True)
     return zs
-
-
-def CLIPModel_from(config) -> nn.Module:  # noqa: N802 - mirrors the class name
-    from transformers import CLIPModel
-
-    return CLIPModel(config)
 
 
 def main() -> None:

@@ -9,7 +9,6 @@ sandbox's :class:`~clhoi.vocab.HOILabelSpace`.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -154,7 +153,3 @@ def evaluate_sandbox(checkpoint: str | Path, use_cache: bool | None = None, prog
     result = evaluate_hicodet(preds, gts, space=sandbox_label_space())
     d = result.default
     return SandboxScores(100 * d.full, 100 * d.rare, 100 * d.non_rare, preds, result)
-
-
-def seeded(seed: int) -> random.Random:
-    return random.Random(seed)
