@@ -155,6 +155,23 @@ def train(
         ``<output_dir>/checkpoint``: config.yaml, model.safetensors, provenance
         and the resumable trainer state.
     """
+    if not cfg.train.deterministic:
+        return _train(cfg, resume, callback, progress)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        return _train(cfg, resume, callback, progress)
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+def _train(
+    cfg: ExperimentConfig,
+    resume: str | Path | bool | None,
+    callback: ProgressCallback | None,
+    progress: bool,
+) -> Path:
     out_dir = Path(cfg.output_dir)
     ckpt_dir = out_dir / CHECKPOINT_DIR
     resume_from = _resume_path(resume, ckpt_dir)
@@ -166,7 +183,8 @@ def train(
         # What changes the trajectory must match; paths, logging and the stopping point may differ.
         diff = config_differences(load_checkpoint_config(resume_from), cfg,
                                   ("model", "loss", "train", "data", "seed", "supervision"))
-        loose = ("train.epochs", "train.max_steps", "train.log_every", "train.save_every", "train.tensorboard", "data.")
+        loose = ("train.epochs", "train.max_steps", "train.log_every", "train.save_every", "train.tensorboard",
+                 "train.deterministic", "train.strict_annotation_free", "data.")
         diff = [d for d in diff if not d.startswith(loose) or d.startswith("data.dataset:")]
         if diff:
             raise CheckpointError(
@@ -174,9 +192,6 @@ def train(
                 "resume with the checkpoint's own config.yaml"
             )
 
-    if cfg.train.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
-        torch.use_deterministic_algorithms(True, warn_only=True)
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
     # A second train() in one process may ask for another precision: forget the last run's
     # AcceleratorState (the process group lives in PartialState and is kept).

@@ -21,7 +21,8 @@ def _weights(path):
 def _cfg(world, out, **train):
     cfg = replace(world, output_dir=str(out))
     cfg.model = replace(cfg.model, dropout=0.2)  # dropout draws from the RNG: resume must restore it
-    cfg.train = replace(cfg.train, epochs=2, batch_size=2, lr=1e-3, lr_drop_epoch=1, **train)
+    # deterministic kernels: on a GPU too the resumed run must be bit-identical (a no-op on the CPU)
+    cfg.train = replace(cfg.train, epochs=2, batch_size=2, lr=1e-3, lr_drop_epoch=1, deterministic=True, **train)
     return cfg
 
 
