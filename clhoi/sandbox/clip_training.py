@@ -45,8 +45,9 @@ def _crop(img: Image.Image, box: tuple, rng: random.Random, jitter: float = 0.04
     box = (x1 + rng.gauss(0, jitter) * w, y1 + rng.gauss(0, jitter) * h, x2 + rng.gauss(0, jitter) * w,
            y2 + rng.gauss(0, jitter) * h)
     W, H = img.size
-    x1, y1 = min(max(int(box[0]), 0), W - 1), min(max(int(box[1]), 0), H - 1)
-    return img.crop((x1, y1, max(min(int(round(box[2])), W), x1 + 1), max(min(int(round(box[3])), H), y1 + 1)))
+    m = 6  # at least 6 x 6 pixels: thinner crops are ambiguous to the image processor
+    x1, y1 = min(max(int(box[0]), 0), W - m), min(max(int(box[1]), 0), H - m)
+    return img.crop((x1, y1, min(max(int(round(box[2])), x1 + m), W), min(max(int(round(box[3])), y1 + m), H)))
 
 
 def scene_pairs(scene: Scene, img: Image.Image, rng: random.Random) -> list[tuple[Image.Image, str]]:
