@@ -156,7 +156,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
     _build_features(base, echo)
     done()
 
-    def train_eval(name: str, cfg) -> dict[str, float]:
+    def train_eval(name: str, cfg: Any) -> dict[str, Any]:
         from clhoi.engine.train import train
 
         d = stage(name)
