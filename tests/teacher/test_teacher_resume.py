@@ -13,7 +13,8 @@ from clhoi.teacher.config import TeacherConfig
 from clhoi.teacher.run import label
 from clhoi.teacher.store import read_labels
 
-# Runs the real `clhoi label` command with a stub teacher that takes 50 ms per image.
+# Runs the real `clhoi label` command with a stub teacher that takes 200 ms per image (slow enough that
+# the test always interrupts it mid-run, even on a loaded machine).
 DRIVER = """
 import sys, time
 import clhoi.teacher.run as run
@@ -21,7 +22,7 @@ from clhoi.teacher.client import StubClient
 
 class Slow(StubClient):
     def caption(self, images, prompt):
-        time.sleep(0.05)
+        time.sleep(0.2)
         return super().caption(images, prompt)
 
 slow = Slow()
