@@ -186,7 +186,7 @@ def cache_command(
 @app.command("eval")
 def eval_command(
     checkpoint: Annotated[Path, typer.Argument(help="checkpoint directory written by `clhoi train`")],
-    dataset: Annotated[Optional[str], typer.Option(help="hicodet | vcoco (default: the checkpoint's)")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="hicodet | vcoco | sandbox (default: the checkpoint's)")] = None,
     annotations: Annotated[Optional[str], typer.Option(help="test annotation file (default: data.test_annotations)")] = None,
     detections: Annotated[Optional[str], typer.Option(help="test detections file (default: data.detections_test)")] = None,
     image_root: Annotated[Optional[str], typer.Option(help="image folder (default: data.image_root)")] = None,
@@ -198,8 +198,8 @@ def eval_command(
     from clhoi.engine.evaluate import evaluate_checkpoint
     from clhoi.provenance import format_provenance_header
 
-    if dataset is not None and dataset not in ("hicodet", "vcoco"):
-        fail(f"--dataset must be hicodet or vcoco, got {dataset!r}")
+    if dataset is not None and dataset not in ("hicodet", "vcoco", "sandbox"):
+        fail(f"--dataset must be hicodet, vcoco or sandbox, got {dataset!r}")
     try:
         result = evaluate_checkpoint(checkpoint, dataset, annotations, detections, image_root, out,
                                      batch_size=batch_size, device=device)
@@ -234,9 +234,14 @@ def predict_command(
     except _user_errors() as e:
         fail(str(e).strip('"'))
     for r in results:
-        best = ", ".join(f"{t['interaction']} {t['object'] or ''} {t['score']:.2f}".replace("  ", " ")
-                         for t in r.triplets[:3]) or "no interaction above the threshold"
+        best = ", ".join(_triplet_text(t) for t in r.triplets[:3]) or "no interaction above the threshold"
         typer.echo(f"{r.image}: {best} -> {r.png_path}")
+
+
+def _triplet_text(t: dict) -> str:
+    """``ride horse 0.87``: the class name, the object only where the name lacks it (open verbs)."""
+    name, obj = t["interaction"], t["object"] or ""
+    return f"{name if not obj or name.endswith(obj) else f'{name} {obj}'} {t['score']:.2f}"
 
 
 # --- teacher labeling ---

@@ -36,7 +36,7 @@ from clhoi.labelset import LabelSet
 from clhoi.postprocess import PostProcess
 from clhoi.structures import ImageAnnotation, Predictions
 
-DATASETS = ("hicodet", "vcoco")
+DATASETS = ("hicodet", "vcoco", "sandbox")
 
 
 @dataclass
@@ -96,6 +96,12 @@ def compute_metrics(dataset: str, predictions: list[Predictions], annotations: l
         from clhoi.eval.vcoco import evaluate_vcoco
 
         return evaluate_vcoco(predictions, annotations)
+    if dataset == "sandbox":  # the HICO-DET evaluator in the sandbox's own 24-class space
+        from clhoi.eval.hicodet import evaluate_hicodet
+        from clhoi.sandbox.experiment import to_sandbox_classes
+        from clhoi.sandbox.labels import sandbox_label_space
+
+        return evaluate_hicodet(predictions, to_sandbox_classes(annotations), space=sandbox_label_space())
     raise InputError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
 
 
@@ -122,8 +128,8 @@ def evaluate_checkpoint(
 
     Args:
         checkpoint: the checkpoint directory (``clhoi train`` output).
-        dataset: ``hicodet`` or ``vcoco``; default: the checkpoint's ``data.dataset``
-            (the sandbox is scored as HICO-DET).
+        dataset: ``hicodet``, ``vcoco`` or ``sandbox``; default: the checkpoint's
+            ``data.dataset`` (the sandbox is scored in its own 24-class space, as ``clhoi demo`` does).
         annotations, detections, image_root: override the checkpoint config's
             ``data.test_annotations``, ``data.detections_test`` and the test images' folder.
         output_dir: where to write ``predictions.jsonl`` and ``metrics.json``
@@ -136,7 +142,7 @@ def evaluate_checkpoint(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, cfg = load_model(checkpoint, device)
     cfg = _with_test_inputs(cfg, annotations, detections, image_root)
-    name = dataset or ("hicodet" if cfg.data.dataset == "sandbox" else cfg.data.dataset)
+    name = dataset or cfg.data.dataset
     if name not in DATASETS:
         raise InputError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     gt_format = cfg.data.dataset if (dataset is None or dataset == cfg.data.dataset) else name

@@ -151,7 +151,9 @@ def _detections_source(cfg: Any, detections: str | Path | None, device: str):
         d = cfg.detector
 
         def from_file(path: Path, image: Any) -> Detections:
-            det = table.get(path.name, table.get(str(path)))
+            # keys are paths relative to some image root: try the image's path and each of its tails
+            tails = [str(Path(*path.parts[i:])) for i in range(len(path.parts))]
+            det = next((table[k] for k in tails if k in table), None)
             if det is None:
                 raise InputError(f"{p} has no detections for {path.name}; run the detector on it or drop --detections")
             det = filter_detections(det, d.score_threshold, d.nms_threshold, d.min_humans, d.max_humans,
@@ -163,5 +165,14 @@ def _detections_source(cfg: Any, detections: str | Path | None, device: str):
         return from_file
     from clhoi.detect.detector import Detector
 
-    detector = Detector.from_pretrained(cfg.detector.model, cfg.detector, device)
+    name = cfg.detector.model
+    if not Path(name).is_dir() and "/" not in name:
+        raise InputError(f"this checkpoint's detector {name!r} cannot be run on new images (it is neither a local "
+                         "folder nor a Hugging Face id); pass --detections FILE (see `clhoi detect`)")
+    try:
+        detector = Detector.from_pretrained(name, cfg.detector, device)
+    except OSError as e:
+        raise InputError(f"could not load the detector {name!r} ({str(e).splitlines()[0]}); with no internet, "
+                         "download it once elsewhere and set detector.model to its local folder, or pass "
+                         "--detections FILE") from None
     return lambda path, image: detector.detect([image])[0]

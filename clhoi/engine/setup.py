@@ -137,7 +137,9 @@ def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
         )
         if len(dataset) == 0:
             raise InputError("the training set is empty; check data.labels / data.train_annotations")
-    label_set = eval_label_set(cfg) if supervised else None
+    # supervised targets use the ground truth's class ids: HICO-DET's 600 for the sandbox's files too
+    train_space = "hicodet" if cfg.data.dataset == "sandbox" else cfg.data.dataset
+    label_set = eval_label_set(cfg, train_space) if supervised else None
     if dataset is not None:
         warm_text_cache(model, records or [], label_set)
     return TrainingParts(

@@ -157,8 +157,12 @@ def eval_label_set(cfg: ExperimentConfig, dataset: str | None = None, verbs: lis
     if verbs:
         return LabelSet.verbs(verbs, cfg.model.verb_template)
     name = dataset or cfg.data.dataset
-    if name in ("hicodet", "sandbox"):
+    if name == "hicodet":
         return LabelSet.hicodet(cfg.model.prompt_template)
     if name == "vcoco":
         return LabelSet.vcoco(cfg.model.verb_template)
-    raise InputError(f"unknown dataset {name!r}; valid: hicodet, vcoco")
+    if name == "sandbox":
+        from clhoi.sandbox.experiment import sandbox_label_set
+
+        return sandbox_label_set(cfg.model.prompt_template)
+    raise InputError(f"unknown dataset {name!r}; valid: hicodet, vcoco, sandbox")

@@ -125,6 +125,9 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
         raise ValueError(f"{out} holds a previous demo run; remove it or pass another --output")
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(settings.threads)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the sandbox models load in milliseconds; their bars are noise
     seconds: dict[str, float] = {}
     s = settings
 

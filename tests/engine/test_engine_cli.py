@@ -70,7 +70,7 @@ def test_commands_fail_early_with_a_fix(tiny_world, tmp_path):
 
     ckpt = str(tmp_path / "run" / "checkpoint")
     fails(["eval", str(tmp_path / "nope")], "does not exist")
-    fails(["eval", ckpt, "--dataset", "coco"], "hicodet or vcoco")
+    fails(["eval", ckpt, "--dataset", "coco"], "hicodet, vcoco or sandbox")
     fails(["eval", ckpt, "--annotations", str(tmp_path / "gt.json")], "does not exist")
     fails(["cache", config, "--split", "train"], "data.cache_dir")
     fails(["train", config, "data.cache_dir=" + str(tmp_path / "c"), "output_dir=" + str(tmp_path / "r2")],
@@ -78,3 +78,5 @@ def test_commands_fail_early_with_a_fix(tiny_world, tmp_path):
     fails(["cache", config, "data.cache_dir=" + str(tmp_path / "c"), "--split", "val"], "valid: train, test")
     fails(["predict", str(tmp_path / "missing.png"), "--checkpoint", ckpt], "does not exist")
     fails(["predict", f"{cfg.data.image_root}/img00.png", "--checkpoint", ckpt, "--verbs", " , "], "--verbs")
+    # the config's detector cannot be loaded offline: say how to go on instead of a hub traceback
+    fails(["predict", f"{cfg.data.image_root}/img00.png", "--checkpoint", ckpt], "detector", "--detections")

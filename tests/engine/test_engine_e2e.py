@@ -58,7 +58,11 @@ def test_train_eval_predict_end_to_end(tiny_world, tmp_path):
     Image.open(f"{cfg.data.image_root}/img01.png").save(photo)
     from clhoi.detect.files import load_detections, save_detections
 
-    save_detections(tmp_path / "photo_dets.safetensors", {"photo.png": load_detections(cfg.data.detections_test)["img01.png"]})
+    # keys are relative to an image root: "album/photo.png" finds .../album/photo.png
+    (tmp_path / "album").mkdir()
+    photo = photo.rename(tmp_path / "album" / "photo.png")
+    save_detections(tmp_path / "photo_dets.safetensors",
+                    {"album/photo.png": load_detections(cfg.data.detections_test)["img01.png"]})
     [res] = predict([photo], ckpt, out_dir=tmp_path / "pred", verbs=["ride", "hold"],
                     detections=tmp_path / "photo_dets.safetensors", attention=True, threshold=0.0, top_k=3)
     data = json.loads(res.json_path.read_text())

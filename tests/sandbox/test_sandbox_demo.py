@@ -3,6 +3,8 @@
 import json
 import math
 
+import pytest
+
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -43,6 +45,14 @@ def test_reduced_demo_runs_every_stage(tmp_path):
             assert im.size == IMAGE_SIZE
     text = "\n".join(lines)
     assert format_table(result.scores) in text and "[annotation_free] done" in text
+
+    # `clhoi eval` on a demo checkpoint scores the sandbox's own label space: the demo's numbers
+    from clhoi.engine.evaluate import evaluate_checkpoint
+
+    ev = evaluate_checkpoint(out / "annotation_free" / "checkpoint", output_dir=tmp_path / "ev", progress=False)
+    assert ev.dataset == "sandbox"
+    assert ev.metrics["default_full"] == pytest.approx(data["annotation_free"]["full"], abs=0.006)
+    assert ev.metrics["default_rare"] == pytest.approx(data["annotation_free"]["rare"], abs=0.006)
 
 
 def test_demo_cli_rejects_bad_arguments_and_reused_output(tmp_path):
