@@ -21,28 +21,15 @@ from transformers import (
     CLIPTokenizer,
 )
 
+from clhoi.models.bpe import BOS, EOS, bytes_to_unicode
 from clhoi.models.config import ModelConfig
 
-BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 _MERGES = ["t h", "th e</w>", "o n</w>", "i n", "in g</w>", "p e", "pe r", "per s", "pers on</w>"]
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character table."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
 
 
 def tiny_clip_tokenizer() -> CLIPTokenizer:
     """A CLIP BPE tokenizer over bytes (~530 tokens), built in memory."""
-    chars = list(_bytes_to_unicode().values())
+    chars = list(bytes_to_unicode().values())
     vocab_list = chars + [c + "</w>" for c in chars]
     merges = [tuple(m.split()) for m in _MERGES if len(m.split()) == 2]
     for a, b in merges:

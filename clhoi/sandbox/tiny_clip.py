@@ -15,22 +15,10 @@ from pathlib import Path
 
 from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
-BOS, EOS = "<|startoftext|>", "<|endoftext|>"
+from clhoi.models.bpe import BOS, EOS, bytes_to_unicode
+
 ASSET_DIR = Path(__file__).parent / "assets" / "clip"
 """Where the shipped, trained sandbox CLIP lives."""
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2 / CLIP's reversible byte -> printable character table."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
 
 
 def build_tokenizer(corpus: list[str], vocab_size: int = 1200) -> CLIPTokenizer:
@@ -49,7 +37,7 @@ def build_tokenizer(corpus: list[str], vocab_size: int = 1200) -> CLIPTokenizer:
                                   min_frequency=2)
     tok.train_from_iterator(corpus, trainer)
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split()) for m in json.loads(tok.to_str())["model"]["merges"]]
-    chars = list(_bytes_to_unicode().values())
+    chars = list(bytes_to_unicode().values())
     vocab_list = chars + [c + "</w>" for c in chars] + [a + b for a, b in merges] + [BOS, EOS]
     vocab = {t: i for i, t in enumerate(dict.fromkeys(vocab_list))}
     return CLIPTokenizer(vocab=vocab, merges=merges)
