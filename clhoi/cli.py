@@ -53,6 +53,9 @@ def check_annotations_command(
     coco_instances: Annotated[Optional[Path], typer.Option(help="COCO instances file (official V-COCO layout)")] = None,
     split: Annotated[Optional[str], typer.Option(help="train | test, for an anno_bbox.mat file")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="count malformed HICO-DET records, not fail")] = False,
+    image_list: Annotated[Optional[Path], typer.Option(
+        help="write the file names of the images with interactions here, one per line (for `clhoi label "
+             "teacher.image_list=FILE`)")] = None,
 ) -> None:
     """Read an HICO-DET or V-COCO annotation file, check every record, and print what it holds."""
     from clhoi.data.summary import summarize_annotations
@@ -62,6 +65,10 @@ def check_annotations_command(
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     typer.echo("\n".join(summary.lines()))
+    if image_list is not None:
+        image_list.parent.mkdir(parents=True, exist_ok=True)
+        image_list.write_text("".join(f"{name}\n" for name in summary.annotated), encoding="utf-8")
+        typer.echo(f"wrote {len(summary.annotated)} image names to {image_list}")
 
 
 # --- teacher report ---

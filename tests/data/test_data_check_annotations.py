@@ -31,3 +31,14 @@ def test_command_prints_counts_and_fails_with_the_field(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "hoi_annotation[1].object_id" in res.output and "Traceback" not in res.output
     res = runner.invoke(app, ["check-annotations", "--dataset", "coco", str(FIXTURE)])
     assert res.exit_code == 2 and "hicodet, vcoco" in res.output
+
+
+def test_image_list_holds_the_images_with_interactions(tmp_path: Path) -> None:
+    data = json.loads(FIXTURE.read_text())
+    empty = dict(data[0], file_name="HICO_test2015_99999999.jpg", hoi_annotation=[])
+    path = tmp_path / "test_hico.json"
+    path.write_text(json.dumps([data[0], empty]))
+    out = tmp_path / "lists" / "images.txt"
+    res = CliRunner().invoke(app, ["check-annotations", str(path), "--image-list", str(out)])
+    assert res.exit_code == 0 and "wrote 1 image names" in res.output
+    assert out.read_text().splitlines() == [data[0]["file_name"]]
