@@ -197,6 +197,8 @@ def eval_command(
     annotations: Annotated[Optional[str], typer.Option(help="test annotation file (default: data.test_annotations)")] = None,
     detections: Annotated[Optional[str], typer.Option(help="test detections file (default: data.detections_test)")] = None,
     image_root: Annotated[Optional[str], typer.Option(help="image folder (default: data.image_root)")] = None,
+    coco_instances: Annotated[Optional[str], typer.Option(
+        help="COCO instances file, for the official V-COCO layout (default: data.coco_instances)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="folder for predictions.jsonl and metrics.json")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="images per forward pass")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu | cuda (default: cuda when available)")] = None,
@@ -209,7 +211,7 @@ def eval_command(
         fail(f"--dataset must be hicodet, vcoco or sandbox, got {dataset!r}")
     try:
         result = evaluate_checkpoint(checkpoint, dataset, annotations, detections, image_root, out,
-                                     batch_size=batch_size, device=device)
+                                     batch_size=batch_size, device=device, coco_instances=coco_instances)
     except _user_errors() as e:
         fail(str(e).strip('"'))
     typer.echo(format_provenance_header(result.provenance))

@@ -17,6 +17,8 @@ class DataConfig:
         train_annotations: training annotation file (used by the supervised
             setting only; refused in annotation-free mode).
         test_annotations: annotation file evaluated against.
+        coco_instances: COCO instances file that the official V-COCO layout
+            (``vcoco_test.json`` ...) takes its boxes from; empty for the other layouts.
         labels: teacher label store (``labels.jsonl``) for annotation-free training.
         detections_train: detections file for the training images.
         detections_test: detections file for the test images.
@@ -29,6 +31,7 @@ class DataConfig:
     test_image_root: str = ""
     train_annotations: str = ""
     test_annotations: str = ""
+    coco_instances: str = ""
     labels: str = ""
     detections_train: str = ""
     detections_test: str = ""

@@ -47,10 +47,10 @@ def split_images(cfg: ExperimentConfig, split: str) -> list[str]:
     full supervision); test = the test annotation file."""
     if split == "test":
         return [a.file_name for a in read_ground_truth(cfg.data.dataset, cfg.data.test_annotations,
-                                                       "data.test_annotations")]
+                                                       "data.test_annotations", cfg.data.coco_instances)]
     if cfg.supervision == "full" and cfg.data.train_annotations:
         return [a.file_name for a in read_ground_truth(cfg.data.dataset, cfg.data.train_annotations,
-                                                       "data.train_annotations")]
+                                                       "data.train_annotations", cfg.data.coco_instances)]
     names = [r.image for r in select_training_records(read_label_records(cfg)).records]
     if not names:
         raise InputError(f"{cfg.data.labels} has no usable label records; nothing to cache")

@@ -123,6 +123,7 @@ def evaluate_checkpoint(
     batch_size: int | None = None,
     device: str | None = None,
     progress: bool = True,
+    coco_instances: str | None = None,
 ) -> EvalResult:
     """Evaluate a checkpoint on a test split with the official metrics.
 
@@ -138,15 +139,19 @@ def evaluate_checkpoint(
         batch_size: images per forward pass (default ``eval.batch_size``).
         device: ``cpu``, ``cuda``, ... (default: CUDA when available).
         progress: show a progress bar.
+        coco_instances: override ``data.coco_instances`` (official V-COCO layout).
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, cfg = load_model(checkpoint, device)
     cfg = _with_test_inputs(cfg, annotations, detections, image_root)
+    if coco_instances:
+        cfg = replace(cfg, data=replace(cfg.data, coco_instances=coco_instances))
     name = dataset or cfg.data.dataset
     if name not in DATASETS:
         raise InputError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
     gt_format = cfg.data.dataset if (dataset is None or dataset == cfg.data.dataset) else name
-    gts = read_ground_truth(gt_format, cfg.data.test_annotations, "data.test_annotations (--annotations)")
+    gts = read_ground_truth(gt_format, cfg.data.test_annotations, "data.test_annotations (--annotations)",
+                            cfg.data.coco_instances)
     loader = eval_loader(cfg, model, [a.file_name for a in gts], use_cache, batch_size)
     label_set = eval_label_set(cfg, name)
     post = PostProcess(score_lambda=cfg.model.score_lambda)

@@ -111,7 +111,8 @@ def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
                              "check the teacher output (status, verbs)")
     notes += check_label_source(cfg, records or [])
     if needs_data and supervised:
-        annotations = read_ground_truth(cfg.data.dataset, cfg.data.train_annotations, "data.train_annotations")
+        annotations = read_ground_truth(cfg.data.dataset, cfg.data.train_annotations, "data.train_annotations",
+                                        cfg.data.coco_instances)
 
     model = build_student(cfg.model).to(device)
     criterion = Criterion.from_config(cfg.loss)

@@ -41,8 +41,11 @@ def read_label_records(cfg: ExperimentConfig) -> list[LabelRecord]:
     return records
 
 
-def read_ground_truth(dataset: str, path: str, key: str) -> list[ImageAnnotation]:
-    """Ground truth of a split in the dataset's official format (sandbox: HICO-DET format)."""
+def read_ground_truth(dataset: str, path: str, key: str, coco_instances: str = "") -> list[ImageAnnotation]:
+    """Ground truth of a split in the dataset's official format (sandbox: HICO-DET format).
+
+    ``coco_instances`` is the COCO instances file of the official V-COCO layout.
+    """
     p = _need(path, f"the {dataset} annotation file", key)
     if dataset in ("hicodet", "sandbox"):
         from clhoi.data.hicodet import read_hicodet
@@ -51,7 +54,8 @@ def read_ground_truth(dataset: str, path: str, key: str) -> list[ImageAnnotation
     elif dataset == "vcoco":
         from clhoi.data.vcoco import read_vcoco
 
-        images = read_vcoco(p)
+        instances = _need(coco_instances, "the COCO instances file", "data.coco_instances") if coco_instances else None
+        images = read_vcoco(p, instances)
     else:
         raise InputError(f"unknown dataset {dataset!r}; valid: hicodet, vcoco, sandbox")
     if not images:

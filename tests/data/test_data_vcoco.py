@@ -221,3 +221,16 @@ def test_malformed_coco_and_converted_files(tmp_path: Path) -> None:
 def test_official_file_without_coco_instances_names_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="coco_instances=.*instances_vcoco_all_2014.json"):
         read_vcoco(write_official(tmp_path / "vcoco_test.json"))
+
+
+def test_engine_reads_the_official_layout_with_data_coco_instances(tmp_path: Path) -> None:
+    """`data.coco_instances` reaches the reader in training, caching and `clhoi eval`."""
+    from clhoi.engine.sources import InputError, read_ground_truth
+
+    official, instances = write_official(tmp_path / "vcoco_test.json"), write_coco(tmp_path / "instances.json")
+    got = read_ground_truth("vcoco", str(official), "data.test_annotations", str(instances))
+    want = read_vcoco(official, instances)
+    assert [a.file_name for a in got] == [a.file_name for a in want]
+    assert all(torch.equal(a.hoi, b.hoi) and torch.equal(a.boxes, b.boxes) for a, b in zip(got, want))
+    with pytest.raises(InputError, match="data.coco_instances"):
+        read_ground_truth("vcoco", str(official), "data.test_annotations", str(tmp_path / "missing.json"))
