@@ -8,12 +8,11 @@ files store) or the official V-COCO evaluation's inclusive pixel indices
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from clhoi import vocab
-from clhoi.data.errors import AnnotationError, check_int, check_list, record_name, require
+from clhoi.data.errors import AnnotationError, load_json_file, check_int, check_list, record_name, require
 
 
 @dataclass(frozen=True)
@@ -83,13 +82,7 @@ def read_coco_instances(path: str | Path) -> CocoInstances:
             width/height or a duplicated id, naming the record and field.
     """
     path = str(path)
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"COCO instances file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise AnnotationError(path, "<file>", "<json>", f"not valid JSON ({e})") from None
+    data = load_json_file(path, "COCO instances file")
     if not isinstance(data, dict):
         raise AnnotationError(path, "<file>", "<top level>", "expected a COCO dict with 'images' and 'annotations'")
     images: dict[int, CocoImage] = {}

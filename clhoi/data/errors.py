@@ -8,8 +8,10 @@ silently.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
+from pathlib import Path
 from typing import Any
 
 
@@ -80,3 +82,19 @@ def require(record: dict, key: str, path: str, name: str, prefix: str = "") -> A
     if key not in record:
         raise AnnotationError(path, name, prefix + key, f"missing (the record has {sorted(record)})")
     return record[key]
+
+
+def load_json_file(path: str, what: str) -> Any:
+    """Parse the JSON annotation file ``path`` (``what`` names it in errors).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        AnnotationError: it is not valid JSON.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise AnnotationError(path, "<file>", "<json>", f"not valid JSON ({e})") from None

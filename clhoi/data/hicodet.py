@@ -32,7 +32,6 @@ frame of the V-COCO reader. Like the official evaluation, HOI entries marked
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import Any, Callable, Literal
 import torch
 
 from clhoi import vocab
-from clhoi.data.errors import AnnotationError, check_int, check_list, check_xyxy, record_name, require
+from clhoi.data.errors import AnnotationError, load_json_file, check_int, check_list, check_xyxy, record_name, require
 from clhoi.structures import ImageAnnotation
 
 HICO_LAYOUTS: tuple[str, ...] = ("converted", "fredzzhang", "mat")
@@ -121,7 +120,7 @@ def load_hicodet(path: str | Path, split: str | None = None, on_invalid: OnInval
         raise FileNotFoundError(f"HICO-DET annotation file not found: {path}")
     if Path(path).suffix.lower() == ".mat":
         return _read_mat(path, split, on_invalid)
-    data = _load_json(path)
+    data = load_json_file(path, "HICO-DET annotation file")
     if isinstance(data, list):
         return _read_converted(data, path, on_invalid)
     if isinstance(data, dict) and "annotation" in data and "filenames" in data:
@@ -168,14 +167,6 @@ class _ImageBuilder:
             labels=torch.tensor(self.labels, dtype=torch.long),
             hoi=torch.tensor(self.rows, dtype=torch.long).reshape(-1, 3),
         )
-
-
-def _load_json(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise AnnotationError(path, "<file>", "<json>", f"not valid JSON ({e})") from None
 
 
 def _hoi_lookup() -> dict[tuple[int, int], int]:

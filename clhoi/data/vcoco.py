@@ -31,7 +31,6 @@ and that mark: it matches the official ground truth except for those rare boxes.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ import torch
 
 from clhoi import vocab
 from clhoi.data.coco import CocoInstances, read_coco_instances
-from clhoi.data.errors import AnnotationError, check_int, check_list, check_xyxy, record_name, require
+from clhoi.data.errors import AnnotationError, load_json_file, check_int, check_list, check_xyxy, record_name, require
 from clhoi.structures import ImageAnnotation
 
 
@@ -99,13 +98,7 @@ def read_vcoco(path: str | Path, coco_instances: str | Path | CocoInstances | No
 def load_vcoco(path: str | Path, coco_instances: str | Path | CocoInstances | None = None) -> VCOCODataset:
     """Like :func:`read_vcoco`, keeping the file-level metadata (:class:`VCOCODataset`)."""
     path = str(path)
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"V-COCO annotation file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise AnnotationError(path, "<file>", "<json>", f"not valid JSON ({e})") from None
+    data = load_json_file(path, "V-COCO annotation file")
     if isinstance(data, list) and data and isinstance(data[0], dict) and "action_name" in data[0]:
         if coco_instances is None:
             raise ValueError(
