@@ -3,18 +3,76 @@
 Nothing imports this module. Heavy imports happen inside the commands so that
 ``clhoi --help`` is instant. Each subcommand turns a user error into a clear
 message and a non-zero exit code, never a traceback.
+
+Exit codes (docs/errors.md):
+
+* 0: done.
+* 1 (``EXIT_RUN_FAILED``): the run itself failed although its input was valid
+  (teacher server unreachable, loss diverged, every image failed to label).
+* 2 (``EXIT_USER_ERROR``): an error the user can fix (a missing or damaged
+  file, a bad value, a path outside its folder): one line ``error: ...``
+  naming the file and what to do. Click's own usage errors use 2 as well.
+* 3 (``EXIT_BUG``): an internal error, i.e. a bug in clhoi: one line; with
+  ``-v`` the traceback too.
+* 130: interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import typer
+from typer.core import TyperGroup
+
+EXIT_RUN_FAILED = 1
+EXIT_USER_ERROR = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    """Exceptions that reach the top level and are still the user's to fix (files, disk, bad text)."""
+    return (OSError, UnicodeError, RecursionError, MemoryError)
+
+
+class _Group(TyperGroup):
+    """The root command group: the one place where an exception becomes a message and an exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException, KeyboardInterrupt):
+            raise
+        except Exception as e:  # noqa: BLE001 - the top level: every exception becomes a message
+            _report_exception(e)
+
+
+def _report_exception(e: Exception) -> NoReturn:
+    """One line for ``e`` and the exit code of its kind; the traceback only for a bug and only with ``-v``."""
+    import traceback
+
+    from clhoi import _verbosity
+
+    text = str(e).strip().strip('"') or type(e).__name__
+    if isinstance(e, _user_error_types()):
+        if isinstance(e, RecursionError):
+            text = "the input is nested too deeply to read"
+        elif isinstance(e, MemoryError):
+            text = "out of memory reading the input; is a file or a setting far larger than intended?"
+        fail(text, EXIT_USER_ERROR)
+    if _verbosity.get_level() >= _verbosity.VERBOSE:
+        traceback.print_exception(e, file=sys.stderr)
+        fail(f"internal error (a bug in clhoi): {type(e).__name__}: {text}; please report it with the traceback above",
+             EXIT_BUG)
+    fail(f"internal error (a bug in clhoi): {type(e).__name__}: {text}; rerun with -v for the traceback and "
+         "report it", EXIT_BUG)
+
 
 app = typer.Typer(
     name="clhoi",
+    cls=_Group,
     help="CL-HOI: human-object interaction detection distilled from vision large language models.",
     no_args_is_help=True,
     add_completion=False,
@@ -23,12 +81,22 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    verbose: Annotated[int, typer.Option(
+        "--verbose", "-v", count=True, help="more output (repeat for more); shows the traceback of an internal error")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="less output: warnings and errors only")] = False,
+) -> None:
     """CL-HOI: human-object interaction detection distilled from vision large language models."""
+    from clhoi import _verbosity
+
+    if verbose and quiet:
+        fail("-v/--verbose and -q/--quiet cannot be used together")
+    _verbosity.set_level(_verbosity.QUIET if quiet else verbose)
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print ``error: message`` to stderr and exit with ``code``."""
+def fail(message: str, code: int = EXIT_USER_ERROR) -> NoReturn:
+    """Print ``error: message`` (one line) to stderr and exit with ``code`` (2: the user's to fix)."""
+    message = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -420,7 +488,12 @@ def demo_command(
 
 
 def main() -> None:
-    app()
+    """The ``clhoi`` entry point; exit codes in the module docstring."""
+    try:
+        app()
+    except KeyboardInterrupt:  # outside click's own handling (e.g. while importing)
+        typer.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":
