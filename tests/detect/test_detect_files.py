@@ -15,7 +15,9 @@ from clhoi.structures import Detections
 def sample() -> dict[str, Detections]:
     g = torch.Generator().manual_seed(0)
     return {
-        "a/img1.jpg": Detections(torch.rand(3, 4, generator=g) * 50, torch.rand(3, generator=g), torch.tensor([0, 4, 79]),
+        # valid xyxy (x1 <= x2, y1 <= y2): files with inverted boxes are refused on read
+        "a/img1.jpg": Detections((torch.rand(3, 2, 2, generator=g) * 50).sort(1).values.reshape(3, 4),
+                                 torch.rand(3, generator=g), torch.tensor([0, 4, 79]),
                                  torch.randn(3, 8, generator=g), (480, 640)),
         "img2.png": Detections.empty(8, (10, 20)),
         "img3.png": Detections(torch.tensor([[1.0, 2, 3, 4]]), torch.tensor([0.5]), torch.tensor([0]), None, None),
