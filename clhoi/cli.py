@@ -487,6 +487,36 @@ def demo_command(
     typer.echo(f"wrote {result.output_dir / 'results.json'}")
 
 
+@app.command("probe")
+def probe_command(
+    name: Annotated[str, typer.Argument(help="geometry | appearance | context")],
+    output: Annotated[Optional[Path], typer.Option(help="folder for results.json (default runs/probe-NAME)")] = None,
+    cache_dir: Annotated[
+        Optional[Path], typer.Option(help="where generated worlds are cached (default ~/.cache/clhoi/sandbox)")
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="seeds 0..N-1 (each: world, teacher, detector, training)")] = 3,
+    train_images: Annotated[int, typer.Option(help="training images per world")] = 240,
+    test_images: Annotated[int, typer.Option(help="test images per world")] = 120,
+    epochs: Annotated[int, typer.Option(help="training epochs of each model")] = 10,
+    max_steps: Annotated[int, typer.Option(help="stop each training after this many steps (0: no limit)")] = 0,
+) -> None:
+    """Capability probe: does the link a cue needs (spatial / visual / context) learn it, annotation-free?"""
+    from clhoi.sandbox.probes import PROBES, ProbeSettings, run_probe
+
+    if name not in PROBES:
+        fail(f"unknown probe {name!r}; valid: {', '.join(PROBES)}")
+    if min(seeds, train_images, test_images) < 1 or epochs < 0 or max_steps < 0:
+        fail("--seeds, --train-images and --test-images must be >= 1; --epochs and --max-steps >= 0")
+    settings = ProbeSettings(seeds=tuple(range(seeds)), num_train=train_images, num_test=test_images, epochs=epochs,
+                             max_steps=max_steps)
+    out = output or Path(f"runs/probe-{name}")
+    try:
+        run_probe(name, settings, out, cache_dir, echo=typer.echo)
+    except (FileNotFoundError, ValueError, OSError) as e:
+        fail(str(e))
+    typer.echo(f"wrote {out / 'results.json'}")
+
+
 def main() -> None:
     """The ``clhoi`` entry point; exit codes in the module docstring."""
     try:

@@ -103,10 +103,12 @@ def _object_phrase(word: str, count: int) -> str:
     return plural(word) if count > 1 else f"{_article(word)} {word}"
 
 
-def _surface(rng: random.Random, verb: str, obj: str, synonym_rate: float) -> tuple[str, str, str]:
-    forms = VERB_WORDS[verb]
+def _surface(rng: random.Random, verb: str, obj: str, synonym_rate: float,
+             verb_words: dict[str, list[tuple[str, str]]] | None = None,
+             object_words: dict[str, list[str]] | None = None) -> tuple[str, str, str]:
+    forms = (verb_words or VERB_WORDS)[verb]
     lemma, gerund = rng.choice(forms[1:]) if len(forms) > 1 and rng.random() < synonym_rate else forms[0]
-    words = OBJECT_WORDS[obj]
+    words = (object_words or OBJECT_WORDS)[obj]
     word = rng.choice(words[1:]) if len(words) > 1 and rng.random() < synonym_rate else words[0]
     return lemma, gerund, word
 
@@ -119,6 +121,11 @@ def describe(
     miss_rate: float = 0.5,
     synonym_rate: float = 0.25,
     hallucination_rate: float = 0.1,
+    *,
+    kinds: list[tuple[str, str]] | None = None,
+    verb_words: dict[str, list[tuple[str, str]]] | None = None,
+    object_words: dict[str, list[str]] | None = None,
+    places: tuple[str, ...] | None = None,
 ) -> Description:
     """Caption and triplet list for a scene.
 
@@ -131,7 +138,12 @@ def describe(
         miss_rate: probability that a distinct ``(verb, object)`` goes unmentioned.
         synonym_rate: probability that a verb or an object is named by a synonym.
         hallucination_rate: probability of naming one interaction that is not there.
+        kinds: the ``(verb, object)`` classes a hallucination is drawn from (default: the demo's).
+        verb_words, object_words: the words of each verb and object (default: the demo's).
+        places: where the caption may say the scene is (default: generic places, drawn at
+            random; the probes pass the scene's own names, as a VLLM describing it would).
     """
+    vw, ow = verb_words or VERB_WORDS, object_words or OBJECT_WORDS
     counts: dict[tuple[str, str], int] = {}
     for pair in interactions:
         counts[pair] = counts.get(pair, 0) + 1
@@ -139,29 +151,31 @@ def describe(
     for (verb, obj), n in counts.items():
         if rng.random() < miss_rate:
             continue
-        lemma, gerund, word = _surface(rng, verb, obj, synonym_rate)
+        lemma, gerund, word = _surface(rng, verb, obj, synonym_rate, vw, ow)
         mentions.append(Mention(lemma, gerund, word, n))
     if rng.random() < hallucination_rate:
-        absent = [(k.verb, k.object) for k in HOI_KINDS if (k.verb, k.object) not in counts]
+        pool = kinds if kinds is not None else [(k.verb, k.object) for k in HOI_KINDS]
+        absent = [vo for vo in pool if vo not in counts]
         verb, obj = rng.choice(absent)
-        lemma, gerund, word = _surface(rng, verb, obj, synonym_rate)
+        lemma, gerund, word = _surface(rng, verb, obj, synonym_rate, vw, ow)
         mentions.append(Mention(lemma, gerund, word, 1, hallucinated=True))
     rng.shuffle(mentions)
     mentioned = {m.object for m in mentions}
-    others = [o for o in dict.fromkeys(objects) if OBJECT_WORDS[o][0] not in mentioned]
-    caption = _caption(rng, num_people, mentions, others)
+    others = [ow[o][0] for o in dict.fromkeys(objects) if ow[o][0] not in mentioned]
+    caption = _caption(rng, num_people, mentions, others, places or _PLACES)
     return Description(caption, _triplets(rng, mentions), mentions)
 
 
-def _caption(rng: random.Random, num_people: int, mentions: list[Mention], others: list[str]) -> str:
+def _caption(rng: random.Random, num_people: int, mentions: list[Mention], others: list[str],
+             places: tuple[str, ...]) -> str:
     near = ""
     if others and rng.random() < 0.5:
-        near = f" near {_object_phrase(OBJECT_WORDS[rng.choice(others)][0], 1)}"
-    place = rng.choice(_PLACES)
+        near = f" near {_object_phrase(rng.choice(others), 1)}"
+    place = rng.choice(places)
     tail = (near + (" " + place if place else "")).rstrip()
     if not mentions:  # no action verb at all: the parser marks the image no_action
         who = _ONE[0] if num_people == 1 else f"{_NUMBER[num_people].capitalize()} people"
-        things = " and ".join(_object_phrase(OBJECT_WORDS[o][0], 1) for o in others[:2]) or "nothing in particular"
+        things = " and ".join(_object_phrase(o, 1) for o in others[:2]) or "nothing in particular"
         return f"{who} with {things}{(' ' + place) if place else ''}."
     if len(mentions) == 1 or rng.random() < 0.5:  # one clause for everyone: who does what is lost
         n = max(num_people, sum(m.count for m in mentions)) if len(mentions) > 1 else mentions[0].count
