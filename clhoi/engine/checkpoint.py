@@ -117,6 +117,7 @@ def save_checkpoint(
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     old = final.with_name(f".{final.name}.old")
+    clean_stale_temporaries(final)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     if hasattr(model, "save_pretrained"):  # the student: weights + CLIP / Q-Former architecture files
@@ -130,9 +131,46 @@ def save_checkpoint(
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
+    # A crash here leaves only ``old``: resolve_checkpoint() finds it, and the next save replaces it.
     os.replace(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def clean_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove the temporary directories ``.<name>.tmp-<pid>`` that killed saves of checkpoint ``path`` left.
+
+    Only directories of processes that no longer run are removed (a save in
+    progress elsewhere is left alone). Returns the removed paths.
+    """
+    final = Path(path)
+    removed = []
+    for tmp in final.parent.glob(f".{final.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue
+        shutil.rmtree(tmp, ignore_errors=True)
+        removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def existing_checkpoint(path: str | Path) -> Path | None:
+    """The checkpoint at ``path``, or the previous one a save interrupted between its renames left; else None."""
+    path = Path(path)
+    for candidate in (path, path.with_name(f".{path.name}.old")):
+        if (candidate / MODEL_FILE).is_file() or (candidate / CONFIG_FILE).is_file():
+            return candidate
+    return None
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -150,6 +188,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
         if old.is_dir():
             return resolve_checkpoint(old)
         raise CheckpointError(f"checkpoint {path} does not exist; pass the directory `clhoi train` wrote")
+    if path.is_dir() and not (path / MODEL_FILE).is_file() and not (path / CONFIG_FILE).is_file():
+        old = path.with_name(f".{path.name}.old")
+        if old.is_dir():  # an empty directory in place of the checkpoint, the previous one beside it
+            return resolve_checkpoint(old)
     if not path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a file; pass its directory (with {CONFIG_FILE} and {MODEL_FILE})")
     missing = [f for f in (CONFIG_FILE, MODEL_FILE) if not (path / f).is_file()]
@@ -175,6 +217,7 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
             written for another model config.
     """
     path = resolve_checkpoint(path)
+    check_safetensors(path / MODEL_FILE, "the checkpoint's weights")
     try:
         missing, unexpected = _load_safetensors_model(model, str(path / MODEL_FILE), strict=False)
     except RuntimeError as e:
@@ -193,8 +236,48 @@ def load_train_state(path: str | Path) -> TrainState:
     path = resolve_checkpoint(path)
     if not (path / STATE_FILE).is_file():
         raise CheckpointError(f"checkpoint {path} has no {STATE_FILE}: it holds weights only and cannot be resumed")
-    data = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+    try:
+        data = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - truncated zip, foreign pickle (blocked by weights_only), ...
+        text = str(e).strip()
+        blocked = "GLOBAL" in text or "Unsupported global" in text
+        what = ("refused: it asks to build objects other than tensors and plain data (not loaded, for safety)"
+                if blocked else "damaged, or not a clhoi trainer state (not loaded)")
+        raise CheckpointError(f"{path / STATE_FILE}: {what}; resume from a previous checkpoint (--resume-from DIR) "
+                              "or start afresh into another output_dir") from None
+    if not isinstance(data, dict) or not set(data) <= set(TrainState.__dataclass_fields__):
+        raise CheckpointError(f"{path / STATE_FILE}: not a clhoi trainer state; resume from a previous checkpoint "
+                              "or start afresh into another output_dir")
     return TrainState(**data)
+
+
+def check_safetensors(path: str | Path, what: str) -> None:
+    """Raise :class:`CheckpointError` naming ``path`` when it is not a readable safetensors file.
+
+    Reads only the header (8-byte length + JSON) and compares the data size it
+    declares with the file size, so a zero-byte, truncated or overwritten file
+    is caught before any tensor is read.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    problem = ""
+    if size < 8:
+        problem = f"{size} bytes, too short"
+    else:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if n <= 1 or 8 + n > size or n > 100_000_000:
+                problem = "its header is damaged"
+            else:
+                try:
+                    header = json.loads(f.read(n))
+                    end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+                    if 8 + n + end > size:
+                        problem = f"truncated ({size} of {8 + n + end} bytes)"
+                except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+                    problem = "its header is damaged"
+    if problem:
+        raise CheckpointError(f"{path}: {what} is damaged ({problem}); use a previous checkpoint or train again")
 
 
 def load_provenance(path: str | Path) -> dict[str, Any]:
@@ -229,6 +312,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
 
     path = resolve_checkpoint(path)
     cfg = load_checkpoint_config(path)
+    check_safetensors(path / MODEL_FILE, "the checkpoint's weights")
     try:
         model = CLHOI.from_pretrained(path)
     except (ValueError, RuntimeError) as e:

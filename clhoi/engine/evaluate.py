@@ -134,7 +134,8 @@ def evaluate_checkpoint(
         annotations, detections, image_root: override the checkpoint config's
             ``data.test_annotations``, ``data.detections_test`` and the test images' folder.
         output_dir: where to write ``predictions.jsonl`` and ``metrics.json``
-            (default: ``<checkpoint>/eval-<dataset>``).
+            (default: ``<checkpoint>-eval-<dataset>`` beside the checkpoint, never inside it: a
+            checkpoint directory is replaced whole by the next save).
         use_cache: read the test split from ``data.cache_dir``; default: when it exists.
         batch_size: images per forward pass (default ``eval.batch_size``).
         device: ``cpu``, ``cuda``, ... (default: CUDA when available).
@@ -159,7 +160,8 @@ def evaluate_checkpoint(
         predictions = evaluate(model, loader, post, label_set, device, bar.advance)
     details = compute_metrics(name, predictions, gts)
     metrics = details.summary() if hasattr(details, "summary") else dict(details)
-    out = Path(output_dir) if output_dir else Path(checkpoint) / f"eval-{name}"
+    ckpt = Path(checkpoint).absolute()
+    out = Path(output_dir) if output_dir else ckpt.with_name(f"{ckpt.name}-eval-{name}")
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "predictions.jsonl", "w", encoding="utf-8") as f:
         for p in predictions:

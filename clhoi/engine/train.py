@@ -30,7 +30,9 @@ from clhoi.data.collate import EpochSampler, collate
 from clhoi.engine.checkpoint import (
     CheckpointError,
     TrainState,
+    clean_stale_temporaries,
     config_differences,
+    existing_checkpoint,
     get_rng_state,
     load_checkpoint_config,
     load_train_state,
@@ -175,10 +177,12 @@ def _train(
     out_dir = Path(cfg.output_dir)
     ckpt_dir = out_dir / CHECKPOINT_DIR
     resume_from = _resume_path(resume, ckpt_dir)
-    if resume_from is None and (ckpt_dir / "model.safetensors").exists():
+    previous = existing_checkpoint(ckpt_dir)  # also the one a save killed between its two renames left
+    if resume_from is None and previous is not None:
         raise CheckpointError(
-            f"{ckpt_dir} already holds a checkpoint; pass --resume to continue it or choose another output_dir"
+            f"{previous} already holds a checkpoint; pass --resume to continue it or choose another output_dir"
         )
+    clean_stale_temporaries(ckpt_dir)  # left by saves that were killed
     if resume_from is not None:
         # What changes the trajectory must match; paths, logging and the stopping point may differ.
         diff = config_differences(load_checkpoint_config(resume_from), cfg,
@@ -289,9 +293,11 @@ def _resume_path(resume: str | Path | bool | None, default: Path) -> Path | None
     if resume is None or resume is False:
         return None
     path = default if resume is True else Path(resume)
-    if not path.exists():
-        raise CheckpointError(f"cannot resume: {path} does not exist; run without --resume to start afresh")
-    return path
+    found = existing_checkpoint(path)  # the previous checkpoint when a save was killed between its renames
+    if found is None:
+        what = "is not a checkpoint (no model.safetensors)" if path.exists() else "does not exist"
+        raise CheckpointError(f"cannot resume: {path} {what}; run without --resume to start afresh")
+    return found
 
 
 class _Progress:
