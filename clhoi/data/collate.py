@@ -1,4 +1,4 @@
-"""Batching: a resumable, shardable epoch sampler and the collate function."""
+"""Batching: a resumable, shardable epoch sampler, its batch sampler, and the collate function."""
 
 from __future__ import annotations
 
@@ -109,3 +109,48 @@ class EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return max(0, -(-self.size // self.world_size) - self.skip)
+
+
+def min_tail(batch_size: int) -> int:
+    """The smallest tail batch kept on its own: half the batch, and at least 2 images.
+
+    A smaller tail is merged into the batch before it (see :class:`TailMergingBatchSampler`).
+    """
+    return max(2, -(-batch_size // 2))
+
+
+class TailMergingBatchSampler(Sampler[list[int]]):
+    """Batches of ``batch_size`` indices from ``sampler``; a too-small tail joins the batch before it.
+
+    The contrastive terms (Eqs. 8-9) contrast the images of a batch, so a
+    batch of one image has no negatives, and a 2-image batch out of 16 gives
+    noisy, near-zero terms. A tail batch with fewer than :func:`min_tail` images
+    is therefore merged into the previous batch (so no image is dropped and the
+    last batch has at most ``1.5 * batch_size`` images). A tail of at least
+    ``min_tail`` images, and the only batch of an epoch, stay as they are.
+    Every process of a DDP run holds a shard of the same length, so all take
+    the same number of steps.
+
+    Args:
+        sampler: the epoch's indices (:class:`EpochSampler`).
+        batch_size: images per batch on this process.
+    """
+
+    def __init__(self, sampler: Sampler[int], batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.sampler, self.batch_size = sampler, batch_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        indices = list(self.sampler)
+        batches = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) < min(self.batch_size, min_tail(self.batch_size)):
+            batches[-2].extend(batches.pop())
+        return iter(batches)
+
+    def __len__(self) -> int:
+        n = len(self.sampler)  # type: ignore[arg-type]
+        full, tail = divmod(n, self.batch_size)
+        if tail and (full == 0 or tail >= min_tail(self.batch_size)):
+            full += 1
+        return full

@@ -12,7 +12,6 @@ epoch), so it ends with the same weights as an uninterrupted run.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from clhoi.config import ExperimentConfig
-from clhoi.data.collate import EpochSampler, collate
+from clhoi.data.collate import EpochSampler, TailMergingBatchSampler, collate
 from clhoi.engine.checkpoint import (
     CheckpointError,
     TrainState,
@@ -40,7 +39,7 @@ from clhoi.engine.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from clhoi.engine.log import RunLogger
+from clhoi.engine.log import LossMeter, RunLogger, format_losses
 from clhoi.engine.setup import TrainingParts, build_training
 from clhoi.engine.step import batch_losses
 
@@ -61,7 +60,8 @@ class TrainEvent:
         epoch: the epoch (0-based) the event belongs to.
         step: optimizer steps done so far.
         total_steps: optimizer steps the whole run will do.
-        losses: the last step's loss terms (``total`` included), as floats.
+        losses: ``step``: that step's loss terms (``total`` included), as floats;
+            ``epoch``: their means over the epoch (all processes).
         lr: the current learning rate.
         checkpoint: the checkpoint directory, for ``checkpoint`` and ``done``.
     """
@@ -215,11 +215,12 @@ def _train(
         raise ValueError(f"train.batch_size={cfg.train.batch_size} must be divisible by the {world} processes")
     per_proc = cfg.train.batch_size // world
     sampler = EpochSampler(len(parts.dataset), cfg.seed, True, accelerator.process_index, world)
+    batches = TailMergingBatchSampler(sampler, per_proc)  # a too-small tail joins the batch before it
     loader = DataLoader(
-        parts.dataset, batch_size=per_proc, sampler=sampler, collate_fn=collate,
+        parts.dataset, batch_sampler=batches, collate_fn=collate,
         num_workers=cfg.data.num_workers, generator=torch.Generator(),  # keeps the global RNG untouched
     )
-    steps_per_epoch = len(sampler) // per_proc + bool(len(sampler) % per_proc)
+    steps_per_epoch = len(batches)
     total = cfg.train.epochs * steps_per_epoch
     if cfg.train.max_steps:
         total = min(total, cfg.train.max_steps)
@@ -253,10 +254,16 @@ def _train(
         accelerator.wait_for_everyone()
         return ckpt_dir
 
+    meter = LossMeter()
+    # means over all processes; called by every process at the same step
+    reduce = lambda t: accelerator.reduce(t.to(accelerator.device), "mean")  # noqa: E731
+
     def on_step(values: dict[str, float]) -> None:
-        bar.update(state.epoch, values)
+        meter.add(values)
+        bar.update(state.epoch, meter.epoch())  # this process's running epoch means
         if state.step % cfg.train.log_every == 0 or state.step == total:
-            logger.log("train", state.step, epoch=state.epoch, lr=lr(), **values)
+            steps = meter.interval_steps
+            logger.log("train", state.step, epoch=state.epoch, lr=lr(), steps=steps, **meter.interval(reduce))
         emit(TrainEvent("step", state.epoch, state.step, total, values, lr()))
         if cfg.train.save_every and state.step % cfg.train.save_every == 0:
             save()
@@ -274,11 +281,14 @@ def _train(
             sampler.set_epoch(state.epoch, skip=state.step_in_epoch * per_proc)
             keep_going = train_one_epoch(parts, loader, optimizer, accelerator, state, cfg, on_step)
             if keep_going:
+                means, steps = meter.epoch(reduce), meter.epoch_steps
+                meter.reset_epoch()
                 scheduler.step()
                 state.epoch += 1
                 state.step_in_epoch = 0
-                logger.log("epoch", state.step, epoch=state.epoch - 1, lr=lr())
-                emit(TrainEvent("epoch", state.epoch - 1, state.step, total, lr=lr()))
+                logger.log("epoch", state.step, epoch=state.epoch - 1, lr=lr(), steps=steps, **means)
+                bar.note(f"epoch {state.epoch - 1}: {format_losses(means)} (mean of {steps} steps)")
+                emit(TrainEvent("epoch", state.epoch - 1, state.step, total, means, lr=lr()))
                 save()
         if not keep_going or not (ckpt_dir / "model.safetensors").exists():
             save()  # stopped by train.max_steps
@@ -301,7 +311,7 @@ def _resume_path(resume: str | Path | bool | None, default: Path) -> Path | None
 
 
 class _Progress:
-    """A rich progress bar showing epoch and the loss terms (a no-op when disabled)."""
+    """A rich progress bar showing the epoch and its running mean losses (a no-op when disabled)."""
 
     def __init__(self, total: int, enabled: bool, start: int = 0) -> None:
         self._bar = None
@@ -317,9 +327,14 @@ class _Progress:
         self._bar.start()
 
     def update(self, epoch: int, losses: dict[str, float]) -> None:
+        """Advance one step; ``losses`` are shown (the epoch's running means)."""
         if self._bar is not None:
-            text = " ".join(f"{k}={v:.3f}" if math.isfinite(v) else f"{k}={v}" for k, v in losses.items())
-            self._bar.update(self._task, advance=1, epoch=epoch, losses=text)
+            self._bar.update(self._task, advance=1, epoch=epoch, losses=format_losses(losses))
+
+    def note(self, text: str) -> None:
+        """Print a line above the bar (kept in the console's scrollback)."""
+        if self._bar is not None:
+            self._bar.console.print(text, highlight=False, markup=False)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -14,7 +14,8 @@ from clhoi.engine.log import read_log
 
 def test_two_process_ddp_training(tiny_world, tmp_path):
     cfg = replace(tiny_world, output_dir=str(tmp_path / "run"))
-    cfg.train = replace(cfg.train, epochs=1, batch_size=4)  # 2 images per process, 2 steps
+    # 6 images: 3 per process in batches of 2; the 1-image tail joins the first batch -> 1 step of 3
+    cfg.train = replace(cfg.train, epochs=1, batch_size=4)
     save_config(cfg, tmp_path / "tiny.yaml")
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
@@ -23,5 +24,5 @@ def test_two_process_ddp_training(tiny_world, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     log = read_log(tmp_path / "run" / "log.jsonl")
     assert [r["processes"] for r in log if r["event"] == "start"] == [2]  # one writer, two processes
-    assert [r["step"] for r in log if r["event"] == "train"] == [1, 2]
-    assert load_train_state(tmp_path / "run" / "checkpoint").step == 2
+    assert [r["step"] for r in log if r["event"] == "train"] == [1]
+    assert load_train_state(tmp_path / "run" / "checkpoint").step == 1
