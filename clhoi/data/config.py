@@ -24,6 +24,9 @@ class DataConfig:
         detections_test: detections file for the test images.
         cache_dir: feature cache folder (``clhoi cache``); empty = none.
         num_workers: data loader workers.
+        skip_bad_images: leave out (and list) image files that cannot be decoded
+            (zero-byte, truncated, not an image) instead of stopping with an error
+            naming the first one; ``--skip-bad-images`` on the command line.
     """
 
     dataset: str = "hicodet"
@@ -37,8 +40,11 @@ class DataConfig:
     detections_test: str = ""
     cache_dir: str = ""
     num_workers: int = 0
+    skip_bad_images: bool = False
 
     def __post_init__(self) -> None:
         valid = ("hicodet", "vcoco", "sandbox")
         if self.dataset not in valid:
             raise ValueError(f"data.dataset must be one of {valid}, got {self.dataset!r}")
+        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
+            raise ValueError(f"data.num_workers must be an integer >= 0, got {self.num_workers!r}")

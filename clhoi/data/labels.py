@@ -22,6 +22,7 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from clhoi.data.images import check_image_names
 from clhoi.structures import Detections, ImageAnnotation, LabelRecord
 
 
@@ -95,15 +96,23 @@ def select_training_records(records: Iterable[LabelRecord]) -> RecordSelection:
 
 
 def load_rgb(path: str | Path) -> Image.Image:
-    """Open an image as RGB; a missing or unreadable file names itself."""
+    """Open an image as RGB; a missing, empty, truncated or non-image file names itself.
+
+    Raises:
+        FileNotFoundError: no such file.
+        OSError: the file cannot be decoded (one line naming it and the fix).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image {path} does not exist; check data.image_root")
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
-    except OSError as e:
-        raise OSError(f"cannot read image {path}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - PIL raises OSError, SyntaxError, ValueError, DecompressionBombError
+        text = str(e).strip().splitlines()
+        why = "empty file (0 bytes)" if path.stat().st_size == 0 else (text[0][:160] if text else type(e).__name__)
+        raise OSError(f"cannot read image {path}: {why}; replace the file, or rerun with --skip-bad-images "
+                      "to leave it out") from None
 
 
 class HOIDataset(Dataset[Sample]):
@@ -144,6 +153,7 @@ class HOIDataset(Dataset[Sample]):
             )
         if cache is None and transform is None:
             raise ValueError("HOIDataset without a feature cache needs a transform (PIL -> pixel_values)")
+        check_image_names(file_names, "the dataset's image names (label records / annotation file)")
         self.file_names = list(file_names)
         self.image_root = Path(image_root)
         self.detections = detections

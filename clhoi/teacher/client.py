@@ -1,23 +1,14 @@
-"""The teacher interface (:class:`VlmClient`), its deterministic stub, and the backend builder.
+"""The teacher interface (:class:`VlmClient`), its deterministic stub and the rule parser.
 
 A teacher does two things (paper appendix A.1): it *captions* images with
 prompt 1, and it *parses* captions into interaction pairs with prompt 2,
 answering in text. Everything after that (normalisation, negatives, the
-store) is the run's job, so a backend is only these two calls. Backends:
+store) is the run's job, so a backend is only these two calls.
 
-==============  ==========================================  =====================
-``backend``     class                                       module
-==============  ==========================================  =====================
-instructblip    :class:`~clhoi.teacher.hf.Blip2FamilyClient` ``teacher/hf.py``
-blip2           :class:`~clhoi.teacher.hf.Blip2FamilyClient` ``teacher/hf.py``
-chat            :class:`~clhoi.teacher.hf.ChatClient`        ``teacher/hf.py``
-openai          :class:`~clhoi.teacher.endpoint.OpenAIClient` ``teacher/endpoint.py``
-captions        :class:`~clhoi.teacher.captions.CaptionsFileClient`  ``teacher/captions.py``
-stub            :class:`StubClient`                          here
-(parser) rules  :class:`RuleParser`                          here
-==============  ==========================================  =====================
+This module is the protocol: it imports none of the backends (they import
+it). Which class a config's ``backend`` names is chosen in
+:mod:`clhoi.teacher.backends`.
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +22,6 @@ from clhoi.teacher.parse import format_pairs, parse_caption
 
 if TYPE_CHECKING:
     from PIL import Image
-
-    from clhoi.teacher.config import TeacherConfig
 
 
 class TeacherFatalError(RuntimeError):
@@ -177,41 +166,3 @@ def stub_caption(key: str) -> str:
         return f"A person next to a {space.objects[obj].replace('_', ' ')}."
     verb_words[0] = _ing(verb_words[0])
     return f"A person is {' '.join(verb_words)} a {space.objects[obj].replace('_', ' ')}."
-
-
-def build_client(cfg: "TeacherConfig", role: str = "caption") -> VlmClient:
-    """The teacher client a config names.
-
-    Args:
-        cfg: the teacher config.
-        role: ``caption`` builds ``cfg.backend``; ``parse`` builds ``cfg.parser``
-            (``same`` is not resolved here, see :func:`clhoi.teacher.run.build_clients`).
-
-    Raises:
-        ValueError: an unknown backend name (the message lists the valid ones).
-    """
-    name = cfg.backend if role == "caption" else cfg.parser
-    if name in ("instructblip", "blip2"):
-        from clhoi.teacher.hf import Blip2FamilyClient
-
-        return Blip2FamilyClient.from_config(cfg, family=name)
-    if name == "chat":
-        from clhoi.teacher.hf import ChatClient
-
-        return ChatClient.from_config(cfg)
-    if name == "openai":
-        from clhoi.teacher.endpoint import OpenAIClient
-
-        return OpenAIClient.from_config(cfg)
-    if name == "captions":
-        from clhoi.teacher.captions import CaptionsFileClient
-
-        return CaptionsFileClient.from_file(cfg.captions_file)
-    if name == "stub":
-        return StubClient()
-    if name == "rules":
-        return RuleParser()
-    from clhoi.teacher.config import BACKENDS, PARSERS
-
-    valid = BACKENDS if role == "caption" else PARSERS
-    raise ValueError(f"unknown teacher {role} backend {name!r}; valid: {', '.join(valid)}")

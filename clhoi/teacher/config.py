@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 BACKENDS: tuple[str, ...] = ("instructblip", "blip2", "chat", "openai", "captions", "stub")
@@ -10,6 +11,18 @@ PARSERS: tuple[str, ...] = ("same", "rules", "instructblip", "blip2", "chat", "o
 """Who answers prompt 2: the caption backend itself (``same``), the rule-based
 parser (``rules``, no LLM) or another backend built from this same config."""
 DTYPES: tuple[str, ...] = ("auto", "bfloat16", "float16", "float32")
+
+INT_RANGES: tuple[tuple[str, int, int], ...] = (
+    ("max_new_tokens", 1, 1_000_000), ("num_beams", 1, 1024), ("batch_size", 1, 100_000),
+    ("concurrency", 1, 10_000), ("retries", 0, 1000), ("image_max_side", 0, 1_000_000),
+    ("num_negatives", 0, 10_000),
+)
+"""Integer settings and their accepted ranges (checked when the config is made)."""
+FLOAT_RANGES: tuple[tuple[str, float, float, bool], ...] = (
+    ("temperature", 0.0, 100.0, False), ("top_p", 0.0, 1.0, True), ("repetition_penalty", 0.0, 100.0, True),
+    ("timeout_s", 0.0, 86_400.0, True), ("backoff_s", 0.0, 3_600.0, False),
+)
+"""Float settings: ``(name, low, high, low excluded)``; NaN and infinity are always refused."""
 
 
 @dataclass
@@ -92,13 +105,17 @@ class TeacherConfig:
             raise ValueError(f"teacher.parser must be one of {PARSERS}, got {self.parser!r}")
         if self.dtype not in DTYPES:
             raise ValueError(f"teacher.dtype must be one of {DTYPES}, got {self.dtype!r}")
-        for name in ("max_new_tokens", "num_beams", "batch_size", "concurrency"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"teacher.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("retries", "image_max_side", "num_negatives"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"teacher.{name} must be >= 0, got {getattr(self, name)}")
-        if self.timeout_s <= 0:
-            raise ValueError(f"teacher.timeout_s must be > 0, got {self.timeout_s}")
+        for name, low, high in INT_RANGES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"teacher.{name} must be an integer in [{low}, {high}], got {value!r}")
+        for name, low, high, open_low in FLOAT_RANGES:
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not ok or not (low < value if open_low else low <= value) or value > high:
+                bound = f"({low}, {high}]" if open_low else f"[{low}, {high}]"
+                raise ValueError(f"teacher.{name} must be a finite number in {bound}, got {value!r}")
+        if self.seed is None or isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"teacher.seed must be an integer, got {self.seed!r}")
         if self.backend == "captions" and not self.captions_file:
             raise ValueError("teacher.backend=captions needs teacher.captions_file=<path to the captions>")

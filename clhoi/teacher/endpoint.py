@@ -82,12 +82,16 @@ def image_data_url(path: Path, max_side: int = 0) -> str:
     return f"data:image/jpeg;base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
 
 
+MAX_RESPONSE_BYTES = 16 << 20
+"""The most bytes read from one endpoint answer (a caption is a few hundred)."""
+
+
 def answer_text(body: bytes) -> str:
     """The text of a chat completions response; :class:`RetryableError` when it is not one."""
     try:
         data = json.loads(body)
         content = data["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError) as e:
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError) as e:
         raise RetryableError(f"malformed answer from the endpoint ({type(e).__name__}: {body[:120]!r})") from None
     if isinstance(content, list):  # content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
@@ -175,9 +179,13 @@ class OpenAIClient:
         request = urllib.request.Request(self.url, json.dumps(payload).encode(), headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                return answer_text(response.read())
+                body = response.read(MAX_RESPONSE_BYTES + 1)  # never more: a broken server cannot fill memory
+            if len(body) > MAX_RESPONSE_BYTES:
+                raise RequestRejected(f"the endpoint's answer is larger than {MAX_RESPONSE_BYTES >> 20} MiB; "
+                                      "check teacher.url and teacher.max_new_tokens")
+            return answer_text(body)
         except urllib.error.HTTPError as e:
-            detail = e.read()[:300].decode("utf-8", "replace")
+            detail = e.read(300).decode("utf-8", "replace")
             if e.code in _FATAL_HINT:
                 raise TeacherFatalError(f"{self.url} answered {e.code} ({detail}): {_FATAL_HINT[e.code]}") from None
             if e.code in _RETRY_STATUS or e.code >= 500:

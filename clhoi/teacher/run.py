@@ -18,15 +18,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from clhoi.data.images import check_image_name
 from clhoi.structures import LabelRecord
 from clhoi.teacher.client import (
     RuleParser,
     TeacherFatalError,
     TeacherImage,
     VlmClient,
-    build_client,
     render_parse_prompt,
 )
+from clhoi.teacher.backends import build_client
 from clhoi.teacher.config import TeacherConfig
 from clhoi.teacher.normalize import warm_up
 from clhoi.teacher.parse import draw_negatives, image_seed, parse_caption, parse_pairs
@@ -47,6 +48,7 @@ def list_images(root: str | Path, image_list: str | Path | None = None) -> list[
 
     Raises:
         FileNotFoundError: ``root`` or ``image_list`` does not exist.
+        ValueError: a listed name is absolute or leaves ``root`` (``..``).
     """
     root = Path(root)
     if not root.is_dir():
@@ -55,8 +57,16 @@ def list_images(root: str | Path, image_list: str | Path | None = None) -> list[
         path = Path(image_list)
         if not path.is_file():
             raise FileNotFoundError(f"image list {path} does not exist")
-        lines = (ln.strip() for ln in path.read_text(encoding="utf-8").splitlines())
-        return sorted(dict.fromkeys(ln for ln in lines if ln and not ln.startswith("#")))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"image list {path} is not a UTF-8 text file of image names") from None
+        keys: dict[str, None] = {}
+        for lineno, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if line and not line.startswith("#"):
+                keys[check_image_name(line, f"image list {path} line {lineno}")] = None  # nothing outside root
+        return sorted(keys)
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
@@ -140,6 +150,9 @@ def label_batch(
     for it, cap in zip(todo, captions):
         if isinstance(cap, Exception):
             records[it.key] = LabelRecord(image=it.key, status="error", reason=str(cap), **base)
+        elif not isinstance(cap, str):  # a broken server answer: an error --retry-errors retries
+            records[it.key] = LabelRecord(image=it.key, status="error", reason=f"the teacher returned a "
+                                          f"{type(cap).__name__} caption, not text", **base)
         elif not cap.strip():  # nothing to parse
             records[it.key] = LabelRecord(image=it.key, raw={"caption": cap}, status="no_action",
                                           reason="empty caption", **base)
@@ -153,6 +166,12 @@ def label_batch(
                 image=it.key, caption=cap, raw=raw, status="error", reason=str(answer), **base
             )
             continue
+        if not isinstance(answer, (str, Exception)):
+            answer = RuntimeError(f"the teacher returned a {type(answer).__name__} parse answer, not text")
+            if not cfg.fallback_rules:
+                records[it.key] = LabelRecord(image=it.key, caption=cap, raw=raw, status="error",
+                                              reason=str(answer), **base)
+                continue
         pairs = [] if isinstance(answer, Exception) else parse_pairs(answer)
         raw["parse"] = f"error: {answer}" if isinstance(answer, Exception) else answer
         parsed_by = parser.name
@@ -232,7 +251,7 @@ def label(
         return _dry_run(cfg, keys, root, out, prompts, limit, retry_errors, echo)
     captioner, parser = clients if clients is not None else build_clients(cfg)
     provenance = teacher_provenance(cfg, captioner.name, parser.name, prompts)
-    started, done_now, interrupted = time.perf_counter(), 0, False
+    started, done_now, failed_now, interrupted = time.perf_counter(), 0, 0, False
     store = LabelStore(out)
     try:
         todo = [k for k in keys if k not in store or (retry_errors and store.status[k] == "error")]
@@ -249,10 +268,11 @@ def label(
             task = bar.add_task("label", total=len(todo), rate="-")
 
             def write(records: list[LabelRecord]) -> None:
-                nonlocal done_now
+                nonlocal done_now, failed_now
                 for record in records:
                     store.append(record)
                 done_now += len(records)
+                failed_now += sum(r.status == "error" for r in records)
                 rate = done_now / max(time.perf_counter() - started, 1e-9)
                 bar.update(task, advance=len(records), rate=f"{rate:.1f}")
 
@@ -279,6 +299,7 @@ def label(
             )
     summary = summarize(read_labels(out))
     summary.labelled_now, summary.elapsed_s = done_now, time.perf_counter() - started
+    summary.failed_now = failed_now
     return summary
 
 

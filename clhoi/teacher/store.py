@@ -123,10 +123,17 @@ class LabelStore:
                 "give each shard its own --out file"
             ) from None
         try:
+            self._remove_stale_rewrites()
             self._load()
         except BaseException:
             self.close()
             raise
+
+    def _remove_stale_rewrites(self) -> None:
+        """Delete ``.<name>.tmp<pid>`` files a compaction killed before its rename left (we hold the lock)."""
+        for tmp in self.path.parent.glob(f".{self.path.name}.tmp*"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
 
     def _load(self) -> None:
         with open(self.path, "rb") as f:
@@ -137,6 +144,8 @@ class LabelStore:
         for lineno, line in enumerate(data[:end].splitlines(), 1):
             if line.strip():
                 record = _parse_line(line, f"{self.path}:{lineno}")
+                if record.image in self.status:  # a retried image whose compaction did not finish
+                    self.superseded += 1
                 self.status[record.image] = record.status
         if tail.strip():
             try:

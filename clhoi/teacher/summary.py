@@ -20,6 +20,7 @@ class LabelSummary:
         top_objects: the most frequent objects, ``(object, images)``.
         top_errors: the most frequent error reasons, ``(reason, images)``.
         labelled_now: records written by this run.
+        failed_now: of those, records with status ``error`` (``--retry-errors`` labels them again).
         elapsed_s: this run's wall time.
         planned: images a dry run would label.
     """
@@ -30,6 +31,7 @@ class LabelSummary:
     top_objects: list[tuple[str, int]] = field(default_factory=list)
     top_errors: list[tuple[str, int]] = field(default_factory=list)
     labelled_now: int = 0
+    failed_now: int = 0
     elapsed_s: float = 0.0
     planned: int = 0
 
@@ -38,7 +40,9 @@ class LabelSummary:
         rate = self.labelled_now / self.elapsed_s if self.elapsed_s > 0 else 0.0
         lines = [f"{self.total} images: " + ", ".join(f"{self.by_status.get(s, 0)} {s}" for s in LABEL_STATUSES)]
         if this_run:
-            lines.append(f"this run: {self.labelled_now} images in {self.elapsed_s:.1f} s ({rate:.1f} images/s)")
+            failed = f" ({self.failed_now} failed)" if self.failed_now else ""
+            lines.append(f"this run: {self.labelled_now} images{failed} in {self.elapsed_s:.1f} s "
+                         f"({rate:.1f} images/s)")
         if self.top_verbs:
             lines.append("top verbs: " + ", ".join(f"{v} ({c})" for v, c in self.top_verbs))
         if self.top_objects:

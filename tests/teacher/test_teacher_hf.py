@@ -4,7 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from clhoi.teacher.client import TeacherFatalError, TeacherImage, VlmClient, build_client
+from clhoi.teacher.backends import build_client
+from clhoi.teacher.client import TeacherFatalError, TeacherImage, VlmClient
 from clhoi.teacher.config import TeacherConfig
 from clhoi.teacher.hf import BLIP2_QUESTION, resolve_dtype
 from clhoi.teacher.run import label

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from clhoi import __version__, vocab
 from clhoi.cli import app
-from clhoi.teacher.client import StubClient, TeacherFatalError, VlmClient, build_client, stub_caption
+from clhoi.teacher.backends import build_client
+from clhoi.teacher.client import StubClient, TeacherFatalError, VlmClient, stub_caption
 from clhoi.teacher.config import TeacherConfig
 from clhoi.teacher.run import in_shard, label, list_images
 from clhoi.teacher.store import read_labels
