@@ -92,6 +92,16 @@ def _root(
     if verbose and quiet:
         fail("-v/--verbose and -q/--quiet cannot be used together")
     _verbosity.set_level(_verbosity.QUIET if quiet else verbose)
+    from clhoi.logs import setup_logging
+
+    setup_logging(_verbosity.get_level())  # Python logging, and the libraries' logs and progress bars
+
+
+def _quiet() -> bool:
+    """``clhoi -q``: no progress bars, warnings and errors only."""
+    from clhoi import _verbosity
+
+    return _verbosity.get_level() < _verbosity.NORMAL
 
 
 def fail(message: str, code: int = EXIT_USER_ERROR) -> NoReturn:
@@ -227,7 +237,7 @@ def train_command(
 
     try:
         cfg = load_config(config, overrides or [])
-        ckpt = train(cfg, resume=resume_from or resume or None, progress=progress)
+        ckpt = train(cfg, resume=resume_from or resume or None, progress=progress and not _quiet())
     except NonFiniteLossError as e:
         fail(str(e), code=1)
     except _user_errors() as e:

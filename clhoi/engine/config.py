@@ -66,7 +66,10 @@ class TrainConfig:
         log_every: log the loss terms every this many steps.
         save_every: also write a resumable checkpoint every this many steps
             (``0`` = only at the end of each epoch).
-        tensorboard: also log to TensorBoard when ``tensorboard`` is installed.
+        tensorboard: also log to TensorBoard (``<output_dir>/tensorboard``) when
+            ``tensorboard`` is installed (``pip install "clhoi[tensorboard]"``).
+        trackers: more accelerate trackers to log to, comma-separated, from
+            :data:`TRACKERS` (e.g. ``wandb,mlflow``); each must be installed.
         deterministic: use PyTorch's deterministic kernels (GPU runs then resume
             bit-exactly too, somewhat slower); CPU runs are deterministic anyway.
         strict_annotation_free: in an annotation-free run, refuse ground-truth
@@ -85,6 +88,7 @@ class TrainConfig:
     log_every: int = 10
     save_every: int = 0
     tensorboard: bool = True
+    trackers: str = ""
     deterministic: bool = False
     strict_annotation_free: bool = True
 
@@ -99,6 +103,18 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        unknown = [t for t in tracker_names(self.trackers) if t not in TRACKERS]
+        if unknown:
+            raise ValueError(f"train.trackers: unknown tracker(s) {', '.join(unknown)}; valid: {', '.join(TRACKERS)}")
+
+
+TRACKERS = ("tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive")
+"""Accelerate trackers ``train.trackers`` may name."""
+
+
+def tracker_names(value: str) -> list[str]:
+    """``"wandb, mlflow"`` -> ``["wandb", "mlflow"]``."""
+    return [t.strip() for t in str(value).split(",") if t.strip()]
 
 
 @dataclass

@@ -12,6 +12,7 @@ epoch), so it ends with the same weights as an uninterrupted run.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from accelerate.utils import set_seed
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from clhoi.config import ExperimentConfig
+from clhoi.config import ExperimentConfig, to_dict
 from clhoi.data.collate import EpochSampler, TailMergingBatchSampler, collate
 from clhoi.engine.checkpoint import (
     CheckpointError,
@@ -39,9 +40,11 @@ from clhoi.engine.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from clhoi.engine.log import LossMeter, RunLogger, format_losses
+from clhoi.engine.log import LossMeter, RunLogger, flat_config, format_losses, resolve_trackers
 from clhoi.engine.setup import TrainingParts, build_training
 from clhoi.engine.step import batch_losses
+
+_log = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoint"
 """Name of the checkpoint directory inside ``cfg.output_dir``."""
@@ -188,6 +191,7 @@ def _train(
         diff = config_differences(load_checkpoint_config(resume_from), cfg,
                                   ("model", "loss", "train", "data", "seed", "supervision"))
         loose = ("train.epochs", "train.max_steps", "train.log_every", "train.save_every", "train.tensorboard",
+                 "train.trackers",
                  "train.deterministic", "train.strict_annotation_free", "data.")
         diff = [d for d in diff if not d.startswith(loose) or d.startswith("data.dataset:")]
         if diff:
@@ -201,8 +205,9 @@ def _train(
     # AcceleratorState (the process group lives in PartialState and is kept).
     AcceleratorState._reset_state()
     # cpu=True without a GPU also makes CPU multi-process runs (torchrun, gloo) distributed
+    trackers = resolve_trackers(cfg.train.tensorboard, cfg.train.trackers, out_dir)  # TensorBoard, W&B, MLflow...
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=cfg.train.mixed_precision,
-                              kwargs_handlers=[ddp])
+                              kwargs_handlers=[ddp], log_with=trackers or None, project_dir=str(out_dir))
     set_seed(cfg.seed)
     parts = build_training(cfg, accelerator.device)
     if parts.dataset is None:  # train.epochs == 0: the randomly initialised model (Table 6, "w/o training")
@@ -238,7 +243,10 @@ def _train(
         set_rng_state(state.rng)
 
     main = accelerator.is_main_process
-    logger = RunLogger(out_dir, enabled=main, tensorboard=cfg.train.tensorboard)
+    if trackers:
+        accelerator.init_trackers("clhoi", config=flat_config(to_dict(cfg)),
+                                  init_kwargs={"wandb": {"name": cfg.name}, "mlflow": {"run_name": cfg.name}})
+    logger = RunLogger(out_dir, enabled=main, tensorboard=False, accelerator=accelerator if trackers else None)
     emit = callback if (callback is not None and main) else (lambda e: None)
     bar = _Progress(total, enabled=progress and main, start=state.step)
     lr = lambda: optimizer.param_groups[0]["lr"]  # noqa: E731
@@ -268,9 +276,9 @@ def _train(
         if cfg.train.save_every and state.step % cfg.train.save_every == 0:
             save()
 
-    if main and progress:
+    if main:
         for note in parts.notes:
-            print(f"note: {note}")
+            _log.info("note: %s", note)
     if main:
         logger.log("start", state.step, config=cfg.name, images=len(parts.dataset), total_steps=total,
                    processes=world, device=str(accelerator.device), notes=parts.notes)

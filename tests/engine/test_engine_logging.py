@@ -6,9 +6,38 @@ from dataclasses import replace
 
 import pytest
 
+from accelerate.tracking import GeneralTracker
+
+import clhoi.engine.train as train_module
 from clhoi.data.collate import EpochSampler, TailMergingBatchSampler, min_tail
-from clhoi.engine.log import LossMeter, read_log
+from clhoi.engine.log import LossMeter, flat_config, read_log, resolve_trackers
 from clhoi.engine.train import TrainEvent, train
+
+
+class RecordingTracker(GeneralTracker):
+    """An accelerate tracker that keeps what it is given (stands in for TensorBoard / W&B / MLflow)."""
+
+    name = "recording"
+    requires_logging_directory = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config: dict = {}
+        self.logged: list[tuple[int, dict]] = []
+        self.finished = False
+
+    @property
+    def tracker(self):
+        return self
+
+    def store_init_configuration(self, values: dict) -> None:
+        self.config = dict(values)
+
+    def log(self, values: dict, step: int | None = None, **kwargs) -> None:
+        self.logged.append((step, dict(values)))
+
+    def finish(self) -> None:
+        self.finished = True
 
 
 @pytest.mark.parametrize(("size", "batch", "expected"), [
@@ -48,7 +77,9 @@ def test_loss_meter_interval_and_epoch_means():
     assert m.epoch() == {}
 
 
-def test_train_logs_interval_and_epoch_means(tiny_world, tmp_path):
+def test_train_logs_interval_and_epoch_means(tiny_world, tmp_path, monkeypatch):
+    tracker = RecordingTracker()
+    monkeypatch.setattr(train_module, "resolve_trackers", lambda *a: [tracker])
     cfg = replace(tiny_world, output_dir=str(tmp_path / "run"))
     cfg.train = replace(cfg.train, epochs=2, batch_size=2, log_every=4)  # 3 steps per epoch, 6 steps
     events: list[TrainEvent] = []
@@ -69,6 +100,36 @@ def test_train_logs_interval_and_epoch_means(tiny_world, tmp_path):
         assert rec["total"] == pytest.approx(sum(s["total"] for s in steps[3 * e: 3 * e + 3]) / 3, rel=1e-9)
     epoch_events = [e for e in events if e.kind == "epoch"]
     assert epoch_events[-1].losses["total"] == pytest.approx(epochs[-1]["total"])
+
+    # the same means went through accelerate's tracker API, with the flat config as hyperparameters
+    tracked = {step: v for step, v in tracker.logged if "train/total" in v}
+    assert sorted(tracked) == [4, 6]
+    assert tracked[4]["train/total"] == pytest.approx(logged[0]["total"]) and tracked[6]["train/steps"] == 2
+    assert any("epoch/i2t" in v for _, v in tracker.logged)
+    assert tracker.config["train.batch_size"] == 2 and tracker.config["name"] == cfg.name
+    assert tracker.finished
+
+
+def test_resolve_trackers_names_what_to_install(tmp_path):
+    import accelerate.utils as au
+
+    with pytest.raises(ValueError, match="unknown tracker 'tensorbord'"):
+        resolve_trackers(False, "tensorbord", tmp_path)
+    if not au.is_wandb_available():
+        with pytest.raises(ValueError, match="wandb is not installed; pip install wandb"):
+            resolve_trackers(False, "wandb", tmp_path)
+    got = resolve_trackers(True, "", tmp_path)  # TensorBoard when installed, else nothing (no error)
+    assert [t.name for t in got] == (["tensorboard"] if au.is_tensorboard_available() else [])
+    assert resolve_trackers(False, "", tmp_path) == []
+    assert flat_config({"a": {"b": 1, "c": [1, 2], "d": None}}) == {"a.b": 1, "a.c": "[1, 2]", "a.d": "null"}
+
+
+def test_config_refuses_unknown_tracker():
+    from clhoi.engine.config import TrainConfig
+
+    with pytest.raises(ValueError, match="train.trackers: unknown tracker"):
+        TrainConfig(trackers="wandb,tensorbord")
+    assert TrainConfig(trackers=" wandb , mlflow").trackers
 
 
 def test_train_merges_a_one_image_tail(tiny_world, tmp_path):
