@@ -21,10 +21,10 @@ import torch
 from scipy.io import savemat
 
 from clhoi import vocab
-from clhoi.data.hicodet import load_hicodet
+from clhoi.data.hicodet import load_hicodet, shipped_test_annotations
 from clhoi.structures import ImageAnnotation
 
-REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hicodet" / "instances_test2015.json"
+REAL = shipped_test_annotations()  # the real HICO-DET test annotations shipped with clhoi (gzip JSON)
 
 
 def write_converted(images: list[ImageAnnotation], path: Path) -> None:

@@ -192,24 +192,31 @@ def teacher_report_command(
 # --- evaluators ---
 @app.command("evaluate")
 def evaluate_command(
-    dataset: Annotated[str, typer.Option(help="hicodet | vcoco")],
-    annotations: Annotated[Path, typer.Option(help="test annotations (HICO-DET: any layout; V-COCO: vcoco_test.json or test_vcoco.json)")],
-    predictions: Annotated[Path, typer.Option(help="predictions JSON: a list of {file_name, boxes, labels, hoi} records; V-COCO also takes vsrl_eval detection records (docs/evaluation.md)")],
+    dataset: Annotated[str, typer.Option(help="hicodet | vcoco | sandbox (or a plug-in dataset, clhoi/data/registry.py)")],
+    predictions: Annotated[Path, typer.Option(help="predictions: a JSON list of {file_name, boxes, labels, hoi} records or JSON lines (predictions.jsonl of `clhoi eval`); V-COCO also takes vsrl_eval detection records (docs/evaluation.md)")],
+    annotations: Annotated[Optional[Path], typer.Option(help="test annotations (HICO-DET: any layout, default: the test annotations shipped with clhoi; V-COCO: vcoco_test.json or test_vcoco.json)")] = None,
+    image_labels: Annotated[Optional[Path], typer.Option(help="HICO's image-level labels (anno.mat): the official Known-Object image set (HICO-DET only)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write the metrics (and per-class APs) as JSON here")] = None,
     coco_instances: Annotated[Optional[Path], typer.Option(help="COCO instances file (official V-COCO layout only)")] = None,
 ) -> None:
     """Score HOI predictions with the official HICO-DET or V-COCO protocol (docs/evaluation.md)."""
-    from rich.console import Console
+    from clhoi.data.registry import dataset_names
+    from clhoi.eval.run import metrics_table, run_evaluation
 
-    from clhoi.eval.run import DATASETS, evaluate_files, metrics_table
-
-    if dataset not in DATASETS:
-        fail(f"--dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    if dataset not in dataset_names():
+        fail(f"--dataset must be one of {', '.join(dataset_names())}, got {dataset!r}")
     try:
-        result = evaluate_files(dataset, annotations, predictions, coco_instances, out)
-    except (FileNotFoundError, ValueError) as e:
-        fail(str(e))
-    Console().print(metrics_table(result))
+        run = run_evaluation(dataset, predictions, annotations, coco_instances, out, image_labels)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        fail(str(e).strip('"'))
+    for note in run.notes:
+        typer.echo(note)
+    if run.warning is not None:  # every AP is 0 for a reason that is not the model's: no table of zeros
+        typer.secho(f"WARNING: {run.warning}", err=True, fg="red", bold=True)
+    else:
+        from rich.console import Console
+
+        Console().print(metrics_table(run.result))
     if out is not None:
         typer.echo(f"wrote {out}")
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
-from torch import Tensor
+if TYPE_CHECKING:  # torch is imported where it is used, so that torch-free readers (clhoi evaluate) stay light
+    import torch
+    from torch import Tensor
 
 LabelStatus = Literal["ok", "no_action", "error"]
 LABEL_STATUSES: tuple[str, ...] = ("ok", "no_action", "error")
@@ -140,6 +141,8 @@ class Detections:
 
     @classmethod
     def empty(cls, dim: int | None = None, image_size: tuple[int, int] | None = None) -> "Detections":
+        import torch
+
         emb = None if dim is None else torch.zeros(0, dim)
         return cls(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0, dtype=torch.long), emb, image_size)
 
@@ -160,6 +163,10 @@ class ImageAnnotation:
         ignore: optional ``[N]`` bool: boxes an evaluation neither counts nor
             penalises (V-COCO: persons without V-COCO action labels, whose
             matches the official evaluation skips); ``None`` = none known.
+
+    The arrays are tensors, or NumPy arrays of the same shapes and dtypes where
+    a reader is asked for them (``load_hicodet(..., tensors=False)``: the
+    torch-free path of ``clhoi evaluate``).
     """
 
     file_name: str
@@ -227,6 +234,8 @@ class Predictions:
         name = data.get("file_name")
         if not isinstance(name, str):
             raise ValueError(f"prediction record has no string 'file_name': {str(data)[:120]}")
+        import torch
+
         try:
             boxes = torch.as_tensor(data["boxes"], dtype=torch.float32).reshape(-1, 4)
             labels = torch.as_tensor(data["labels"], dtype=torch.long).reshape(-1)

@@ -27,17 +27,28 @@ in which the official evaluation (ho-rcnn ``eval_one.m``, which adds 1 to
 0-based detections before a ``+1``-width IoU) compares detections, and the
 frame of the V-COCO reader. Like the official evaluation, HOI entries marked
 ``invis`` in the .mat file give no rows; they are counted in
-:attr:`HICODataset.invisible`.
+:attr:`HICODataset.invisible` and listed per image in
+:attr:`HICODataset.invisible_classes` (the Known-Object setting needs them).
+
+The real HICO-DET test annotations ship with the package
+(:func:`shipped_test_annotations`, fredzzhang/hicodet's ``instances_test2015.json``,
+MIT licence, gzip-compressed). :func:`read_image_labels` reads HICO's image-level
+labels (``anno.mat``), from which the official code takes the Known-Object images.
+
+Importing this module does not import torch: with ``tensors=False`` the readers
+give NumPy arrays, the torch-free path of ``clhoi evaluate``.
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-import torch
+import numpy as np
 
 from clhoi import vocab
 from clhoi.data.errors import AnnotationError, load_json_file, check_int, check_list, check_xyxy, record_name, require
@@ -63,6 +74,9 @@ class HICODataset:
         empty: indices of images without any HOI row (kept in ``images``).
         invisible: .mat HOI entries marked ``invis`` (no rows, as in the
             official evaluation).
+        invisible_classes: ``file_name`` -> the HOI classes (0-599) of its
+            ``invis`` entries (.mat only): the image has these interactions,
+            without boxes.
         skipped: with ``on_invalid="skip"``, the error of each record left out.
     """
 
@@ -73,6 +87,7 @@ class HICODataset:
     empty: list[int] = field(default_factory=list)
     invisible: int = 0
     skipped: list[str] = field(default_factory=list)
+    invisible_classes: dict[str, list[int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -84,13 +99,31 @@ class HICODataset:
 
     def class_counts(self) -> list[int]:
         """Number of rows of each of the 600 HOI classes."""
-        counts = torch.zeros(vocab.hicodet().num_classes, dtype=torch.long)
+        counts = np.zeros(vocab.hicodet().num_classes, dtype=np.int64)
         for a in self.images:
-            counts += torch.bincount(a.hoi[:, 2], minlength=counts.numel())
+            counts += np.bincount(np.asarray(a.hoi[:, 2].tolist(), dtype=np.int64), minlength=counts.size)
         return counts.tolist()
 
 
-def read_hicodet(path: str | Path, split: str | None = None, on_invalid: OnInvalid = "raise") -> list[ImageAnnotation]:
+SHIPPED_TEST = Path(__file__).parent / "assets" / "hicodet" / "instances_test2015.json.gz"
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        import orjson
+    except ImportError:  # orjson is a dependency; the standard library gives the same objects, slower
+        return json.loads(raw)
+    return orjson.loads(raw)
+
+
+def shipped_test_annotations() -> Path:
+    """The HICO-DET test annotations shipped with clhoi (9,658 images; see ``clhoi/data/assets/hicodet/README.md``)."""
+    return SHIPPED_TEST
+
+
+def read_hicodet(
+    path: str | Path, split: str | None = None, on_invalid: OnInvalid = "raise", tensors: bool = True
+) -> list[ImageAnnotation]:
     """Read a HICO-DET annotation file in any of the three layouts.
 
     Args:
@@ -101,6 +134,8 @@ def read_hicodet(path: str | Path, split: str | None = None, on_invalid: OnInval
             ``skip`` leaves such records out with a warning that names each
             one (QPIC's training loader quietly drops images whose indices
             point past their box list; this is that, made visible).
+        tensors: ``True`` (default) gives torch tensors; ``False`` NumPy arrays of
+            the same shapes and dtypes, without importing torch.
 
     Returns:
         One :class:`ImageAnnotation` per image, in file order.
@@ -108,11 +143,28 @@ def read_hicodet(path: str | Path, split: str | None = None, on_invalid: OnInval
     Raises:
         AnnotationError: naming the file, record and field at fault.
     """
-    return load_hicodet(path, split, on_invalid).images
+    return load_hicodet(path, split, on_invalid, tensors).images
 
 
-def load_hicodet(path: str | Path, split: str | None = None, on_invalid: OnInvalid = "raise") -> HICODataset:
-    """Like :func:`read_hicodet`, keeping the file-level metadata (:class:`HICODataset`)."""
+def load_hicodet(
+    path: str | Path, split: str | None = None, on_invalid: OnInvalid = "raise", tensors: bool = True
+) -> HICODataset:
+    """Like :func:`read_hicodet`, keeping the file-level metadata (:class:`HICODataset`).
+
+    A ``.json.gz`` file is read as the gzip-compressed JSON it holds.
+    """
+    dataset = _load(path, split, on_invalid)
+    if tensors:
+        import torch
+
+        dataset.images = [
+            ImageAnnotation(a.file_name, a.size, torch.from_numpy(a.boxes), torch.from_numpy(a.labels),
+                            torch.from_numpy(a.hoi)) for a in dataset.images
+        ]
+    return dataset
+
+
+def _load(path: str | Path, split: str | None, on_invalid: OnInvalid) -> HICODataset:
     if on_invalid not in ("raise", "skip"):
         raise ValueError(f"on_invalid must be 'raise' or 'skip', got {on_invalid!r}")
     path = str(path)
@@ -120,7 +172,14 @@ def load_hicodet(path: str | Path, split: str | None = None, on_invalid: OnInval
         raise FileNotFoundError(f"HICO-DET annotation file not found: {path}")
     if Path(path).suffix.lower() == ".mat":
         return _read_mat(path, split, on_invalid)
-    data = load_json_file(path, "HICO-DET annotation file")
+    if path.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as f:
+                data = _loads(f.read())
+        except (OSError, EOFError, ValueError) as e:
+            raise AnnotationError(path, "<file>", "<json>", f"not valid gzip-compressed JSON ({e})") from None
+    else:
+        data = load_json_file(path, "HICO-DET annotation file")
     if isinstance(data, list):
         return _read_converted(data, path, on_invalid)
     if isinstance(data, dict) and "annotation" in data and "filenames" in data:
@@ -163,9 +222,9 @@ class _ImageBuilder:
         return ImageAnnotation(
             file_name=file_name,
             size=size,
-            boxes=torch.tensor(self.boxes, dtype=torch.float32).reshape(-1, 4) - 1.0,  # 1-based -> 0-based
-            labels=torch.tensor(self.labels, dtype=torch.long),
-            hoi=torch.tensor(self.rows, dtype=torch.long).reshape(-1, 3),
+            boxes=np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4) - np.float32(1),  # 1-based -> 0-based
+            labels=np.asarray(self.labels, dtype=np.int64).reshape(-1),
+            hoi=np.asarray(self.rows, dtype=np.int64).reshape(-1, 3),
         )
 
 
@@ -293,6 +352,9 @@ def _read_fredzzhang(data: dict, path: str, on_invalid: OnInvalid) -> HICODatase
             path, "<file>", "annotation",
             f"{len(annos)} annotations, {len(files)} filenames and {len(sizes)} sizes; they must be as many",
         )
+    fast = _fredzzhang_vectorised(files, annos, sizes, obj_map, verb_map) if on_invalid == "raise" else None
+    if fast is not None:
+        return _fredzzhang_dataset(fast, data, path, [])
 
     def read_one(i: int) -> ImageAnnotation:
         name = record_name(i, files[i])
@@ -327,6 +389,10 @@ def _read_fredzzhang(data: dict, path: str, on_invalid: OnInvalid) -> HICODatase
         return b.build(files[i], size)
 
     images, skipped = _collect(len(files), read_one, on_invalid, path)
+    return _fredzzhang_dataset(images, data, path, skipped)
+
+
+def _fredzzhang_dataset(images: list[ImageAnnotation], data: dict, path: str, skipped: list[str]) -> HICODataset:
     empty = _empty(images)
     if "empty" in data and not skipped and sorted(data["empty"]) != empty:
         raise AnnotationError(
@@ -334,6 +400,85 @@ def _read_fredzzhang(data: dict, path: str, on_invalid: OnInvalid) -> HICODatase
             f"lists {len(data['empty'])} images without pairs but {len(empty)} images have none",
         )
     return HICODataset(images, "fredzzhang", path, empty=empty, skipped=skipped)
+
+
+def _fredzzhang_vectorised(
+    files: list, annos: list, sizes: list, obj_map: list[int], verb_map: list[int]
+) -> list[ImageAnnotation] | None:
+    """The fredzzhang layout read with array operations: the same images as the record-by-record reader.
+
+    Returns ``None`` when any check fails; the record-by-record reader then finds
+    the first fault and names it.
+    """
+    from itertools import chain
+
+    space = vocab.hicodet()
+    keys = ("boxes_h", "boxes_o", "hoi", "object", "verb")
+    try:
+        if not all(type(f) is str and f for f in files) or not all(type(a) is dict for a in annos):
+            return None
+        cols = {k: [a[k] for a in annos] for k in keys}
+        if not all(type(v) is list for k in keys for v in cols[k]):
+            return None
+        count = np.fromiter(map(len, cols["hoi"]), dtype=np.int64, count=len(annos))
+        if any((np.fromiter(map(len, cols[k]), dtype=np.int64, count=len(annos)) != count).any() for k in keys):
+            return None
+        size = np.array(sizes, dtype=np.int64)
+        if size.shape != (len(files), 2) or (size < 0).any() or (size > 1 << 20).any():
+            return None
+        total = int(count.sum())
+        boxes = {}
+        for k in ("boxes_h", "boxes_o"):
+            rows = list(chain.from_iterable(cols[k]))
+            if not all(type(r) is list and len(r) == 4 for r in rows):
+                return None
+            b = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=4 * total).reshape(-1, 4)
+            if not (np.isfinite(b).all() and (b[:, 2] >= b[:, 0]).all() and (b[:, 3] >= b[:, 1]).all()):
+                return None
+            boxes[k] = b
+        ints = {}
+        for k, high in (("hoi", space.num_classes), ("object", len(obj_map)), ("verb", len(verb_map))):
+            values = list(chain.from_iterable(cols[k]))
+            if not all(type(v) is int for v in values):
+                return None
+            a = np.fromiter(values, dtype=np.int64, count=total)
+            if (a < 0).any() or (a >= high).any():
+                return None
+            ints[k] = a
+    except (TypeError, ValueError, KeyError):
+        return None
+    obj = np.asarray(obj_map, dtype=np.int64)[ints["object"]]
+    verb = np.asarray(verb_map, dtype=np.int64)[ints["verb"]]
+    hoi_table = np.asarray(space.hoi, dtype=np.int64)
+    if ((hoi_table[ints["hoi"], 0] != verb) | (hoi_table[ints["hoi"], 1] != obj)).any():
+        return None
+    # boxes de-duplicated per image by (box, label), numbered by first use: human, object, next row ...
+    image = np.repeat(np.arange(len(files), dtype=np.int64), count)
+    label = np.asarray(space.object_to_coco, dtype=np.int64)[obj]
+    slots = np.empty((2 * total, 4))
+    slots[0::2], slots[1::2] = boxes["boxes_h"], boxes["boxes_o"]
+    slot_label = np.empty(2 * total, dtype=np.int64)
+    slot_label[0::2], slot_label[1::2] = vocab.PERSON, label
+    key = np.column_stack([np.repeat(image, 2).astype(np.float64), slot_label.astype(np.float64), slots])
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # unique boxes in order of first use (image-major)
+    rank_of_unique = np.empty(order.size, dtype=np.int64)
+    rank_of_unique[order] = np.arange(order.size)
+    box_image = np.repeat(image, 2)[first[order]]
+    box_start = np.searchsorted(box_image, np.arange(len(files) + 1))
+    slot_box = rank_of_unique[inverse.reshape(-1)] - np.repeat(box_start[:-1][image], 2)
+    all_boxes = (slots[first[order]].astype(np.float32) - np.float32(1))  # 1-based -> 0-based
+    all_labels = slot_label[first[order]]
+    rows = np.column_stack([slot_box[0::2], slot_box[1::2], ints["hoi"]])
+    row_start = np.concatenate([[0], np.cumsum(count)])
+    return [
+        ImageAnnotation(
+            file_name=files[i], size=(int(size[i, 0]), int(size[i, 1])),
+            boxes=all_boxes[box_start[i]:box_start[i + 1]], labels=all_labels[box_start[i]:box_start[i + 1]],
+            hoi=rows[row_start[i]:row_start[i + 1]],
+        )
+        for i in range(len(files))
+    ]
 
 
 # --------------------------------------------------------------------------- official .mat
@@ -381,6 +526,7 @@ def _read_mat(path: str, split: str | None, on_invalid: OnInvalid) -> HICODatase
     space = vocab.hicodet()
     entries = _as_list(mat[key])
     invisible = 0
+    hidden_classes: dict[str, list[int]] = {}
 
     def read_one(i: int) -> ImageAnnotation:
         nonlocal invisible
@@ -403,6 +549,7 @@ def _read_mat(path: str, split: str | None, on_invalid: OnInvalid) -> HICODatase
             cls = check_int(require(hoi, "id", path, name, where), path, name, where + "id", 1, space.num_classes) - 1
             if check_int(require(hoi, "invis", path, name, where), path, name, where + "invis", 0, 1):
                 hidden += 1
+                hidden_classes.setdefault(file_name, []).append(cls)
                 continue
             humans = [_mat_box(s, path, name, f"{where}bboxhuman({k + 1})")
                       for k, s in enumerate(_as_list(require(hoi, "bboxhuman", path, name, where)))]
@@ -424,4 +571,82 @@ def _read_mat(path: str, split: str | None, on_invalid: OnInvalid) -> HICODatase
         return b.build(file_name, size)
 
     images, skipped = _collect(len(entries), read_one, on_invalid, path)
-    return HICODataset(images, "mat", path, split=key[5:], empty=_empty(images), invisible=invisible, skipped=skipped)
+    return HICODataset(images, "mat", path, split=key[5:], empty=_empty(images), invisible=invisible, skipped=skipped,
+                       invisible_classes=hidden_classes)
+
+
+# --------------------------------------------------------------------------- image-level labels (anno.mat)
+@dataclass
+class HICOImageLabels:
+    """HICO's image-level labels of one split (``anno.mat``: ``anno_train`` / ``anno_test``).
+
+    Attributes:
+        file_names: the split's images (``list_train`` / ``list_test``), in file order.
+        labels: ``[N, 600]`` float64, HICO's codes: 1 positive, 0 ambiguous, -1 negative,
+            NaN unknown; column ``c`` is HOI class ``c`` (0-based, the official order).
+        path: the file read.
+        split: ``train`` or ``test``.
+    """
+
+    file_names: list[str]
+    labels: np.ndarray
+    path: str
+    split: str
+
+    def positive_classes(self) -> dict[str, np.ndarray]:
+        """``file_name`` -> the classes labelled 1 (ho-rcnn ``eval_one.m``: ``anno_im(nid, :) == 1``)."""
+        return {name: np.flatnonzero(row == 1) for name, row in zip(self.file_names, self.labels)}
+
+
+def read_image_labels(path: str | Path, split: str = "test") -> HICOImageLabels:
+    """Read HICO's image-level labels (``anno.mat`` of ``hico_20160224_det``) with ``scipy.io.loadmat``.
+
+    The file holds ``list_<split>`` (cell array of file names), ``anno_<split>``
+    (``600 x N`` double) and ``list_action`` (the 600 classes; when present,
+    its ``nname`` / ``vname`` are checked against :func:`clhoi.vocab.hicodet`).
+
+    Raises:
+        FileNotFoundError: no such file.
+        AnnotationError: naming the file and the variable at fault.
+    """
+    from scipy.io import loadmat
+
+    path = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"HICO image-level label file (anno.mat) not found: {path}")
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    try:
+        mat = loadmat(path, simplify_cells=True)
+    except Exception as e:  # scipy raises several types for a bad file
+        raise AnnotationError(path, "<file>", "<mat>", f"cannot be read as a MATLAB file ({e})") from None
+    space = vocab.hicodet()
+    for key in (f"list_{split}", f"anno_{split}"):
+        if key not in mat:
+            raise AnnotationError(path, "<file>", key, "missing; is this HICO's anno.mat (hico_20160224_det)?")
+    names = mat[f"list_{split}"]
+    names = [names] if isinstance(names, str) else _as_list(names)  # one image: loadmat gives the string
+    if not all(isinstance(n, str) and n for n in names):
+        raise AnnotationError(path, "<file>", f"list_{split}", "expected a cell array of file names")
+    try:
+        labels = np.asarray(mat[f"anno_{split}"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AnnotationError(path, "<file>", f"anno_{split}", "expected a numeric 600 x N matrix") from None
+    if labels.ndim == 1 and len(names) == 1:
+        labels = labels.reshape(-1, 1)
+    if labels.shape != (space.num_classes, len(names)):
+        raise AnnotationError(path, "<file>", f"anno_{split}",
+                              f"has shape {list(labels.shape)}; expected [{space.num_classes}, {len(names)}] "
+                              f"(classes x images of list_{split})")
+    if "list_action" in mat:
+        actions = _as_list(mat["list_action"])
+        if len(actions) != space.num_classes:
+            raise AnnotationError(path, "<file>", "list_action", f"has {len(actions)} entries, expected 600")
+        for c, (a, (v, o)) in enumerate(zip(actions, space.hoi)):
+            got = (str(a.get("vname", "")).replace("_", " "), str(a.get("nname", "")).replace("_", " ")) \
+                if isinstance(a, dict) else None
+            want = (space.verbs[v].replace("_", " "), space.objects[o].replace("_", " "))
+            if got != want:
+                raise AnnotationError(path, "<file>", f"list_action({c + 1})",
+                                      f"is {got!r}, but class {c} is {want!r}: the class order differs from HICO's")
+    return HICOImageLabels(list(names), np.ascontiguousarray(labels.T), path, split)

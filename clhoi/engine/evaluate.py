@@ -36,7 +36,7 @@ from clhoi.labelset import LabelSet
 from clhoi.postprocess import PostProcess
 from clhoi.structures import ImageAnnotation, Predictions
 
-DATASETS = ("hicodet", "vcoco", "sandbox")
+DATASETS = ("hicodet", "vcoco", "sandbox")  # the datasets of clhoi itself; clhoi.data.registry knows plug-ins too
 
 
 @dataclass
@@ -87,22 +87,11 @@ def evaluate(
 
 
 def compute_metrics(dataset: str, predictions: list[Predictions], annotations: list[ImageAnnotation]) -> Any:
-    """The official evaluator of ``dataset`` on predictions and ground truth."""
-    if dataset == "hicodet":
-        from clhoi.eval.hicodet import evaluate_hicodet
+    """The official evaluator of ``dataset`` (:mod:`clhoi.data.registry`) on predictions and ground truth
+    (in the annotation file's class ids; the sandbox is scored in its own 24-class space)."""
+    from clhoi.eval.run import evaluate_dataset
 
-        return evaluate_hicodet(predictions, annotations)
-    if dataset == "vcoco":
-        from clhoi.eval.vcoco import evaluate_vcoco
-
-        return evaluate_vcoco(predictions, annotations)
-    if dataset == "sandbox":  # the HICO-DET evaluator in the sandbox's own 24-class space
-        from clhoi.eval.hicodet import evaluate_hicodet
-        from clhoi.sandbox.experiment import to_sandbox_classes
-        from clhoi.sandbox.labels import sandbox_label_space
-
-        return evaluate_hicodet(predictions, to_sandbox_classes(annotations), space=sandbox_label_space())
-    raise InputError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    return evaluate_dataset(dataset, predictions, annotations)
 
 
 def format_table(dataset: str, metrics: dict[str, float]) -> str:
@@ -148,8 +137,10 @@ def evaluate_checkpoint(
     if coco_instances:
         cfg = replace(cfg, data=replace(cfg.data, coco_instances=coco_instances))
     name = dataset or cfg.data.dataset
-    if name not in DATASETS:
-        raise InputError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    from clhoi.data.registry import dataset_names
+
+    if name not in dataset_names():
+        raise InputError(f"unknown dataset {name!r}; valid: {', '.join(dataset_names())}")
     gt_format = cfg.data.dataset if (dataset is None or dataset == cfg.data.dataset) else name
     gts = read_ground_truth(gt_format, cfg.data.test_annotations, "data.test_annotations (--annotations)",
                             cfg.data.coco_instances)
@@ -167,7 +158,9 @@ def evaluate_checkpoint(
         for p in predictions:
             f.write(json.dumps(p.to_dict()) + "\n")
     full = details.to_dict() if hasattr(details, "to_dict") else {"metrics": metrics}
-    (out / "metrics.json").write_text(json.dumps(full, indent=2), encoding="utf-8")
+    from clhoi.eval.files import write_metrics
+
+    write_metrics(full, out / "metrics.json")  # NaN -> null: strict JSON
     return EvalResult(name, metrics, format_table(name, metrics), load_provenance(checkpoint), out, details)
 
 

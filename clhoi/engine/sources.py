@@ -46,18 +46,15 @@ def read_ground_truth(dataset: str, path: str, key: str, coco_instances: str = "
 
     ``coco_instances`` is the COCO instances file of the official V-COCO layout.
     """
+    from clhoi.data.registry import get_dataset
+
+    try:
+        spec = get_dataset(dataset)
+    except ValueError as e:
+        raise InputError(str(e)) from None
     p = _need(path, f"the {dataset} annotation file", key)
-    if dataset in ("hicodet", "sandbox"):
-        from clhoi.data.hicodet import read_hicodet
-
-        images = read_hicodet(p)
-    elif dataset == "vcoco":
-        from clhoi.data.vcoco import read_vcoco
-
-        instances = _need(coco_instances, "the COCO instances file", "data.coco_instances") if coco_instances else None
-        images = read_vcoco(p, instances)
-    else:
-        raise InputError(f"unknown dataset {dataset!r}; valid: hicodet, vcoco, sandbox")
+    instances = _need(coco_instances, "the COCO instances file", "data.coco_instances") if coco_instances else None
+    images = spec.read_annotations(p, instances)
     if not images:
         raise InputError(f"the annotation file {p} holds no images")
     return images
@@ -160,13 +157,10 @@ def eval_label_set(cfg: ExperimentConfig, dataset: str | None = None, verbs: lis
     """The classes scored: the dataset's (HICO-DET 600, V-COCO 29) or the user's verbs."""
     if verbs:
         return LabelSet.verbs(verbs, cfg.model.verb_template)
-    name = dataset or cfg.data.dataset
-    if name == "hicodet":
-        return LabelSet.hicodet(cfg.model.prompt_template)
-    if name == "vcoco":
-        return LabelSet.vcoco(cfg.model.verb_template)
-    if name == "sandbox":
-        from clhoi.sandbox.experiment import sandbox_label_set
+    from clhoi.data.registry import get_dataset
 
-        return sandbox_label_set(cfg.model.prompt_template)
-    raise InputError(f"unknown dataset {name!r}; valid: hicodet, vcoco, sandbox")
+    try:
+        spec = get_dataset(dataset or cfg.data.dataset)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    return spec.label_set(cfg.model.prompt_template, cfg.model.verb_template)

@@ -1,59 +1,248 @@
 """Predictions files and metrics files.
 
-A predictions file is JSON: a list with one record per image,
+A predictions file holds one record per image,
 ``{"file_name", "boxes": [[x1, y1, x2, y2], ...], "labels": [COCO-80 index, ...],
 "hoi": [[human_idx, object_idx, class_idx, score], ...]}`` (the
-:class:`~clhoi.structures.Predictions` JSON form). Boxes and scores are kept in
-float64 here, as the official code reads them, so that rounding to float32 cannot
-create score ties or move an IoU across the threshold.
+:class:`~clhoi.structures.Predictions` JSON form), either as one JSON list
+(:func:`write_predictions`) or as JSON lines, one record per line
+(``predictions.jsonl`` of ``clhoi eval``). Both are read the same way.
+
+Reading is made for files of a million triplets: the JSON is parsed with orjson
+(with Python's cyclic garbage collector paused: the parse creates millions of
+lists) and the records are flattened into NumPy arrays in one pass, then checked
+with array operations. Only when a check fails are the records walked one by one,
+to name the first bad record and field. Boxes and scores stay float64, as the
+official code reads them, so that rounding to float32 cannot create score ties or
+move an IoU across the threshold. Nothing here imports torch, except
+:func:`read_predictions`, which returns :class:`~clhoi.structures.Predictions`.
 """
 
 from __future__ import annotations
 
+import gc
 import json
-import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
-import torch
 
-from clhoi.structures import Predictions
+if TYPE_CHECKING:
+    from clhoi.structures import Predictions
 
 
-def read_predictions(path: str | Path) -> list[Predictions]:
-    """Read a predictions JSON file.
+@dataclass
+class PredictionArrays:
+    """Per-image prediction records, flattened (``R`` records, ``B`` boxes, ``T`` triplets).
+
+    Record ``r`` owns ``boxes[box_start[r]:box_start[r + 1]]`` and the triplets
+    ``[hoi_start[r]:hoi_start[r + 1]]``; ``pairs`` index its own boxes.
+
+    Attributes:
+        file_names: ``R`` image file names, in file order.
+        num_boxes: ``[R]`` int64 boxes per record.
+        boxes: ``[B, 4]`` float64 xyxy pixels.
+        labels: ``[B]`` int64 COCO-80 indices.
+        num_triplets: ``[R]`` int64 triplets per record.
+        pairs: ``[T, 2]`` int64 ``(human_idx, object_idx)`` into the record's boxes (-1: no object).
+        classes: ``[T]`` int64 class indices.
+        scores: ``[T]`` float64.
+        source: the file read (for messages).
+    """
+
+    file_names: list[str]
+    num_boxes: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    num_triplets: np.ndarray
+    pairs: np.ndarray
+    classes: np.ndarray
+    scores: np.ndarray
+    source: str = "predictions"
+
+    def __len__(self) -> int:
+        return len(self.file_names)
+
+    @property
+    def box_start(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.num_boxes)])
+
+    @property
+    def hoi_start(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.num_triplets)])
+
+    def to_predictions(self) -> list[Predictions]:
+        """One :class:`~clhoi.structures.Predictions` per record (float64 tensors; imports torch)."""
+        import torch
+
+        from clhoi.structures import Predictions
+
+        b, h = self.box_start, self.hoi_start
+        return [
+            Predictions(name, torch.from_numpy(self.boxes[b[r]:b[r + 1]].copy()),
+                        torch.from_numpy(self.labels[b[r]:b[r + 1]].copy()),
+                        torch.from_numpy(self.pairs[h[r]:h[r + 1]].copy()),
+                        torch.from_numpy(self.classes[h[r]:h[r + 1]].copy()),
+                        torch.from_numpy(self.scores[h[r]:h[r + 1]].copy()))
+            for r, name in enumerate(self.file_names)
+        ]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (parsing a large JSON file creates millions of containers,
+    and each collection would walk them all); restores its previous state."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _loads(raw: bytes | str) -> Any:
+    try:
+        import orjson
+    except ImportError:  # orjson is a dependency; the standard library gives the same objects, slower
+        return json.loads(raw)
+    return orjson.loads(raw)
+
+
+def load_records(path: str | Path) -> list:
+    """The records of a JSON list file or a JSON lines file (one JSON object per line).
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not JSON, not a list, or a record is malformed; the
-            message names the file, the record (index and file name) and the field.
+        ValueError: not JSON, not a list, or a line is not JSON; the message names the file (and line).
     """
-    return parse_predictions(read_json_list(path), path)
-
-
-def read_json_list(path: str | Path) -> list:
-    """A JSON file that must hold a list (of per-image or per-detection records)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"predictions file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    raw = path.read_bytes()
+    head = raw.lstrip()[:1]
+    with gc_paused():
+        if head == b"{":  # JSON lines
+            records = []
+            for n, line in enumerate(raw.split(b"\n"), 1):
+                if line.strip():
+                    try:
+                        records.append(_loads(line))
+                    except ValueError as e:
+                        raise ValueError(f"{path}: line {n}: not valid JSON ({e}); a predictions file is a JSON "
+                                         "list of per-image records or JSON lines (one record per line)") from None
+            return records
+        try:
+            data = _loads(raw)
+        except ValueError as e:
+            raise ValueError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON list of per-image records, got {type(data).__name__}")
+        raise ValueError(f"{path}: expected a JSON list of per-image records (or JSON lines, one record per line), "
+                         f"got {type(data).__name__}")
     return data
+
+
+def read_json_list(path: str | Path) -> list:
+    """A JSON list file or JSON lines file, as a list (of per-image or per-detection records)."""
+    return load_records(path)
+
+
+def read_prediction_arrays(path: str | Path) -> PredictionArrays:
+    """Read a predictions file (JSON list or JSON lines) into :class:`PredictionArrays` without torch.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not JSON, or a record is malformed; the message names
+            the file, the record (index and file name) and the field.
+    """
+    return records_to_arrays(load_records(path), path)
+
+
+def read_predictions(path: str | Path) -> list[Predictions]:
+    """Read a predictions file into :class:`~clhoi.structures.Predictions` (float64 boxes and scores)."""
+    return read_prediction_arrays(path).to_predictions()
 
 
 def parse_predictions(data: list, path: str | Path = "predictions") -> list[Predictions]:
     """Per-image records (already loaded JSON) -> Predictions, float64 boxes and scores."""
-    return [_parse(rec, f"{path}: record {i}") for i, rec in enumerate(data)]
+    return records_to_arrays(data, path).to_predictions()
 
 
-def _parse(rec: Any, where: str) -> Predictions:
-    """One record -> Predictions with float64 boxes and scores (``Predictions.from_dict`` rounds to float32)."""
+def records_to_arrays(records: list, path: str | Path = "predictions") -> PredictionArrays:
+    """Per-image records (loaded JSON) -> :class:`PredictionArrays`, checked.
+
+    Checks here: each record is an object with a string ``file_name`` and numeric
+    ``boxes [N, 4]``, ``labels [N]``, ``hoi [M, 4]``; box indices are integers
+    inside the record's boxes (``object_idx`` may be -1). The evaluators check
+    the rest (class range, finite scores, box geometry, known images).
+    """
+    with gc_paused():
+        fast = _vectorised(records, str(path))
+        if fast is not None and _fast_checks_pass(fast):
+            return fast
+        return _record_by_record(records, str(path))
+
+
+def _vectorised(records: list, path: str) -> PredictionArrays | None:
+    """All records flattened in one pass; ``None`` when the shapes are not as expected."""
+    try:
+        names = [r["file_name"] for r in records]
+        boxes = [r["boxes"] for r in records]
+        labels = [r["labels"] for r in records]
+        hoi = [r["hoi"] for r in records]
+        if not all(type(n) is str for n in names):
+            return None
+        r = len(records)
+        nb = np.fromiter(map(len, boxes), dtype=np.int64, count=r)
+        if (np.fromiter(map(len, labels), dtype=np.int64, count=r) != nb).any():
+            return None
+        nt = np.fromiter(map(len, hoi), dtype=np.int64, count=r)
+        box_rows = list(chain.from_iterable(boxes))
+        hoi_rows = list(chain.from_iterable(hoi))
+        if (np.fromiter(map(len, box_rows), dtype=np.int64, count=len(box_rows)) != 4).any():
+            return None
+        if (np.fromiter(map(len, hoi_rows), dtype=np.int64, count=len(hoi_rows)) != 4).any():
+            return None
+        b = np.fromiter(chain.from_iterable(box_rows), dtype=np.float64, count=4 * len(box_rows)).reshape(-1, 4)
+        lab = np.fromiter(chain.from_iterable(labels), dtype=np.float64, count=len(box_rows))
+        h = np.fromiter(chain.from_iterable(hoi_rows), dtype=np.float64, count=4 * len(hoi_rows)).reshape(-1, 4)
+    except (TypeError, ValueError, KeyError):
+        return None
+    if not (np.isfinite(lab).all() and (lab == np.round(lab)).all()):
+        return None
+    idx = h[:, :3]
+    if not (np.isfinite(idx).all() and (idx == np.round(idx)).all()):
+        return None
+    return PredictionArrays(names, nb, b, lab.astype(np.int64), nt, idx[:, :2].astype(np.int64),
+                            idx[:, 2].astype(np.int64), np.ascontiguousarray(h[:, 3]), path)
+
+
+def _fast_checks_pass(a: PredictionArrays) -> bool:
+    n = np.repeat(a.num_boxes, a.num_triplets)
+    p = a.pairs
+    return not ((p[:, 0] < 0) | (p[:, 1] < -1) | (p >= n[:, None]).any(1)).any()
+
+
+def _record_by_record(records: list, path: str) -> PredictionArrays:
+    """The slow path: each record checked on its own; the first fault raises, naming record and field."""
+    parts = [_record(rec, f"{path}: record {i}") for i, rec in enumerate(records)]
+    if not parts:
+        z = np.zeros(0, dtype=np.int64)
+        return PredictionArrays([], z, np.zeros((0, 4)), z, z, np.zeros((0, 2), np.int64), z, np.zeros(0), path)
+    return PredictionArrays(
+        [p[0] for p in parts], np.array([p[1].shape[0] for p in parts], dtype=np.int64),
+        np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts]),
+        np.array([p[3].shape[0] for p in parts], dtype=np.int64),
+        np.concatenate([p[3][:, :2] for p in parts]).astype(np.int64),
+        np.concatenate([p[3][:, 2] for p in parts]).astype(np.int64),
+        np.concatenate([p[3][:, 3] for p in parts]), path,
+    )
+
+
+def _record(rec: Any, where: str) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """One record -> ``(file_name, boxes [N, 4] float64, labels [N] int64, hoi [M, 4] float64)``."""
     if not isinstance(rec, dict):
         raise ValueError(f"{where}: expected an object with file_name, boxes, labels, hoi; got {type(rec).__name__}")
     name = rec.get("file_name")
@@ -61,7 +250,7 @@ def _parse(rec: Any, where: str) -> Predictions:
         raise ValueError(f"{where}: no string 'file_name'")
     where = f"{where} ({name})"
     arrays = {}
-    for key, dtype, width in (("boxes", np.float64, 4), ("labels", np.int64, 0), ("hoi", np.float64, 4)):
+    for key, dtype, width in (("boxes", np.float64, 4), ("labels", np.float64, 0), ("hoi", np.float64, 4)):
         if key not in rec:
             raise ValueError(f"{where}: lacks field '{key}'")
         try:
@@ -77,38 +266,44 @@ def _parse(rec: Any, where: str) -> Predictions:
     boxes, labels, hoi = arrays["boxes"], arrays["labels"], arrays["hoi"]
     if labels.shape[0] != boxes.shape[0]:
         raise ValueError(f"{where}: {boxes.shape[0]} boxes but {labels.shape[0]} labels")
-    idx = hoi[:, :2]
+    if not (np.isfinite(labels).all() and (labels == np.round(labels)).all()):
+        raise ValueError(f"{where}: field 'labels' must hold integers (COCO-80 indices)")
+    idx = hoi[:, :3]
     if not (np.isfinite(idx).all() and (idx == np.round(idx)).all()):
-        raise ValueError(f"{where}: field 'hoi' box indices must be integers")
+        raise ValueError(f"{where}: field 'hoi' box and class indices must be integers")
     n = boxes.shape[0]
-    bad = (idx[:, 0] < 0) | (idx[:, 1] < -1) | (idx >= n).any(1)
+    bad = (idx[:, 0] < 0) | (idx[:, 1] < -1) | (idx[:, :2] >= n).any(1)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         raise ValueError(f"{where}: hoi[{j}] = {hoi[j].tolist()} indexes outside its {n} boxes")
-    return Predictions(name, torch.from_numpy(boxes), torch.from_numpy(labels), torch.from_numpy(idx.astype(np.int64)),
-                       torch.from_numpy(hoi[:, 2].astype(np.int64)), torch.from_numpy(hoi[:, 3].copy()))
+    return name, boxes, labels.astype(np.int64), hoi
 
 
 def write_predictions(predictions: list[Predictions], path: str | Path) -> None:
-    """Write predictions in the JSON form :func:`read_predictions` reads."""
+    """Write predictions as one JSON list, the form :func:`read_predictions` reads."""
     with open(path, "w", encoding="utf-8") as f:
         json.dump([p.to_dict() for p in predictions], f)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-Infinity, also NumPy floats) replaced by ``None``."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
     return value
 
 
 def write_metrics(metrics: dict[str, Any], path: str | Path) -> None:
-    """Write a metrics dict as JSON (NaN becomes ``null``); creates the parent folder."""
+    """Write a metrics dict as JSON, creating the parent folder.
+
+    NaN and Infinity become ``null`` (strict JSON never holds them): an AP or mean
+    that is undefined, e.g. the AP of a class without ground truth in V-COCO.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(_finite(metrics), f, indent=2)
+        json.dump(finite(metrics), f, indent=2, allow_nan=False)
         f.write("\n")

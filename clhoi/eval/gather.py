@@ -10,11 +10,14 @@ Everything becomes float64 NumPy, like the official code's doubles.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
-from clhoi.structures import ImageAnnotation, Predictions
+from clhoi.eval.files import PredictionArrays
+
+if TYPE_CHECKING:
+    from clhoi.structures import ImageAnnotation, Predictions
 
 
 @dataclass
@@ -67,26 +70,31 @@ class PredictionCollector:
         self.reset()
 
     def reset(self) -> None:
-        self._parts: dict[int, tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._blocks: list[PredictionArrays] = []
+        self._seen: set[str] = set()
 
-    def add(self, predictions: Iterable[Predictions]) -> None:
-        """Store predictions; raises ``ValueError`` for an unknown or repeated image (contents are checked in :meth:`arrays`)."""
-        for p in predictions:
-            pos = self.index.get(p.file_name)
-            if pos is None:
-                raise ValueError(
-                    f"predictions for {p.file_name!r}, which is not in the {self.dataset} annotations "
-                    f"({len(self.index)} images); evaluate against the annotation file the predictions were made for"
-                )
-            if pos in self._parts:
-                raise ValueError(f"{p.file_name}: predictions given twice for this image; merge them into one record")
-            self._parts[pos] = (
-                p.file_name,
-                _as_numpy(p.boxes, np.float64).reshape(-1, 4),
-                _as_numpy(p.pairs, np.int64).reshape(-1, 2),
-                _as_numpy(p.classes, np.int64).reshape(-1),
-                _as_numpy(p.scores, np.float64).reshape(-1),
+    def add(self, predictions: Iterable[Predictions] | PredictionArrays) -> None:
+        """Store predictions: :class:`~clhoi.structures.Predictions` (tensors or NumPy arrays), or a
+        :class:`~clhoi.eval.files.PredictionArrays` (a whole file, read without torch).
+
+        Raises ``ValueError`` for an unknown or repeated image (contents are checked in :meth:`arrays`).
+        """
+        block = predictions if isinstance(predictions, PredictionArrays) else _block(predictions)
+        unknown = [n for n in block.file_names if n not in self.index]
+        if unknown:
+            raise ValueError(
+                f"predictions for {unknown[0]!r}, which is not in the {self.dataset} annotations "
+                f"({len(self.index)} images); evaluate against the annotation file the predictions were made for"
             )
+        names = set(block.file_names)
+        if len(names) != len(block.file_names) or not names.isdisjoint(self._seen):
+            counts: dict[str, int] = {}
+            for n in block.file_names:
+                counts[n] = counts.get(n, 0) + 1
+            twice = next(n for n in block.file_names if counts[n] > 1 or n in self._seen)
+            raise ValueError(f"{twice}: predictions given twice for this image; merge them into one record")
+        self._seen |= names
+        self._blocks.append(block)
 
     def arrays(self) -> TripletArrays:
         """All stored triplets, in ground-truth image order then triplet order.
@@ -94,15 +102,15 @@ class PredictionCollector:
         Raises:
             ValueError: naming the image and field at fault (box index, class, score, box).
         """
-        keys = sorted(self._parts)
-        parts = [self._parts[k] for k in keys]
-        n_boxes = np.array([p[1].shape[0] for p in parts], dtype=np.int64)
-        n_trip = np.array([p[2].shape[0] for p in parts], dtype=np.int64)
-        boxes = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, 4))
-        pairs = np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, 2), np.int64)
-        cls = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0, np.int64)
-        score = np.concatenate([p[4] for p in parts]) if parts else np.zeros(0)
-        part = np.repeat(np.arange(len(parts)), n_trip)  # which stored image each triplet belongs to
+        blocks = self._blocks
+        names = [n for b in blocks for n in b.file_names]
+        n_boxes = np.concatenate([b.num_boxes for b in blocks] + [np.zeros(0, np.int64)])
+        n_trip = np.concatenate([b.num_triplets for b in blocks] + [np.zeros(0, np.int64)])
+        boxes = np.concatenate([b.boxes for b in blocks] + [np.zeros((0, 4))])
+        pairs = np.concatenate([b.pairs for b in blocks] + [np.zeros((0, 2), np.int64)])
+        cls = np.concatenate([b.classes for b in blocks] + [np.zeros(0, np.int64)])
+        score = np.concatenate([b.scores for b in blocks] + [np.zeros(0)])
+        part = np.repeat(np.arange(len(names)), n_trip)  # which stored record each triplet belongs to
         n = n_boxes[part]
         low = -1 if self.allow_no_object else 0
         checks = [
@@ -112,35 +120,58 @@ class PredictionCollector:
         ]
         for bad, what in checks:
             if bad.any():
-                self._fail_triplet(parts, n_trip, int(np.flatnonzero(bad)[0]), what)
+                t = int(np.flatnonzero(bad)[0])
+                r = int(part[t])
+                j = t - int(n_trip[:r].sum())
+                self._fail_triplet(names[r], int(n_boxes[r]), pairs[t], int(cls[t]), float(score[t]), j, what)
         bad_box = ~np.isfinite(boxes).all(1) | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
         if bad_box.any():
             k = int(np.flatnonzero(bad_box)[0])
             i = int(np.searchsorted(np.cumsum(n_boxes), k, side="right"))
             j = k - int(n_boxes[:i].sum())
-            raise ValueError(f"{parts[i][0]}: boxes[{j}] = {boxes[k].tolist()} is not a finite "
+            raise ValueError(f"{names[i]}: boxes[{j}] = {boxes[k].tolist()} is not a finite "
                              "[x1, y1, x2, y2] with x2 >= x1, y2 >= y1")
-        offset = (np.cumsum(n_boxes) - n_boxes)[part]  # first box of each triplet's image in `boxes`
+        offset = (np.cumsum(n_boxes) - n_boxes)[part]  # first box of each triplet's record in `boxes`
         has_obj = pairs[:, 1] >= 0
+        human_box = boxes[offset + pairs[:, 0]]
         obj_box = np.zeros((pairs.shape[0], 4))
         obj_box[has_obj] = boxes[(offset + pairs[:, 1])[has_obj]]
+        # ground-truth image order, each record's triplets kept in their own order (records are unique images)
+        position = np.fromiter((self.index[n] for n in names), dtype=np.int64, count=len(names))
+        image = position[part]
+        if (np.diff(position) > 0).all():  # records already in ground-truth order (the usual file): no copy
+            return TripletArrays(image, pairs[:, 0].copy(), human_box, obj_box, has_obj, cls, score)
+        order = np.argsort(image, kind="stable")
         return TripletArrays(
-            image=np.repeat(np.asarray(keys, dtype=np.int64), n_trip),
-            human=pairs[:, 0].copy(),
-            human_box=boxes[offset + pairs[:, 0]],
-            object_box=obj_box,
-            has_object=has_obj,
-            cls=cls,
-            score=score,
+            image=image[order],
+            human=pairs[order, 0],
+            human_box=human_box[order],
+            object_box=obj_box[order],
+            has_object=has_obj[order],
+            cls=cls[order],
+            score=score[order],
         )
 
-    def _fail_triplet(self, parts: list, n_trip: np.ndarray, t: int, what: str) -> None:
-        i = int(np.searchsorted(np.cumsum(n_trip), t, side="right"))
-        j = t - int(n_trip[:i].sum())
-        name, boxes, pairs, cls, score = parts[i]
+    def _fail_triplet(self, name: str, num_boxes: int, pair: np.ndarray, cls: int, score: float, j: int, what: str) -> None:
         if what == "index":
             hint = "" if self.allow_no_object else f" ({self.dataset} needs an object box for every triplet)"
-            raise ValueError(f"{name}: hoi[{j}] = {pairs[j].tolist()} indexes outside its {boxes.shape[0]} boxes{hint}")
+            raise ValueError(f"{name}: hoi[{j}] = {pair.tolist()} indexes outside its {num_boxes} boxes{hint}")
         if what == "class":
-            raise ValueError(f"{name}: hoi[{j}] class {cls[j]} is outside the {self.dataset} classes 0-{self.num_classes - 1}")
-        raise ValueError(f"{name}: hoi[{j}] score is {score[j]}; scores must be finite")
+            raise ValueError(f"{name}: hoi[{j}] class {cls} is outside the {self.dataset} classes 0-{self.num_classes - 1}")
+        raise ValueError(f"{name}: hoi[{j}] score is {score}; scores must be finite")
+
+
+def _block(predictions: Iterable[Predictions]) -> PredictionArrays:
+    """Per-image predictions -> one :class:`PredictionArrays` (NumPy; tensors are copied to the CPU)."""
+    preds = list(predictions)
+    boxes = [_as_numpy(p.boxes, np.float64).reshape(-1, 4) for p in preds]
+    labels = [_as_numpy(p.labels, np.int64).reshape(-1) for p in preds]
+    pairs = [_as_numpy(p.pairs, np.int64).reshape(-1, 2) for p in preds]
+    classes = [_as_numpy(p.classes, np.int64).reshape(-1) for p in preds]
+    scores = [_as_numpy(p.scores, np.float64).reshape(-1) for p in preds]
+    return PredictionArrays(
+        [p.file_name for p in preds], np.array([b.shape[0] for b in boxes], dtype=np.int64),
+        np.concatenate(boxes + [np.zeros((0, 4))]), np.concatenate(labels + [np.zeros(0, np.int64)]),
+        np.array([c.shape[0] for c in classes], dtype=np.int64), np.concatenate(pairs + [np.zeros((0, 2), np.int64)]),
+        np.concatenate(classes + [np.zeros(0, np.int64)]), np.concatenate(scores + [np.zeros(0)]), "predictions",
+    )

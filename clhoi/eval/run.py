@@ -1,70 +1,193 @@
-"""``clhoi evaluate``: annotation file + predictions file -> metrics table and JSON."""
+"""``clhoi evaluate``: predictions file (+ annotation file) -> metrics table and JSON.
+
+Datasets are reached by name through :mod:`clhoi.data.registry` (HICO-DET, V-COCO,
+plug-ins such as the sandbox). The HICO-DET path imports neither torch nor
+transformers: annotations and predictions are read into NumPy arrays, so the whole
+command takes about as long as reading the file.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
 
-from rich.table import Table
+from clhoi.eval.files import gc_paused, load_records, records_to_arrays, write_metrics
 
-from clhoi.eval.files import parse_predictions, read_json_list, write_metrics
-from clhoi.eval.hicodet import HICODetEvaluator, HICODetResult
-from clhoi.eval.vcoco import VCOCOEvaluator, VCOCOResult
+if TYPE_CHECKING:
+    from rich.table import Table
 
-DATASETS: tuple[str, ...] = ("hicodet", "vcoco")
+    from clhoi.eval.hicodet import HICODetResult
+    from clhoi.eval.vcoco import VCOCOResult
+    from clhoi.structures import ImageAnnotation, Predictions
+
+DATASETS: tuple[str, ...] = ("hicodet", "vcoco", "sandbox")
+"""The datasets of clhoi itself; :func:`clhoi.data.registry.dataset_names` also lists plug-ins."""
+
+
+@dataclass
+class EvaluationRun:
+    """What :func:`run_evaluation` did.
+
+    Attributes:
+        result: the evaluator's result (:class:`HICODetResult` or :class:`VCOCOResult`).
+        annotations: the annotation file scored against.
+        notes: lines for the user: which annotations and which Known-Object rule were used.
+        warning: a loud message when the numbers are meaningless (label-space mix-up), else ``None``.
+    """
+
+    result: Any
+    annotations: Path
+    notes: list[str] = field(default_factory=list)
+    warning: str | None = None
+
+
+def evaluate_dataset(
+    dataset: str,
+    predictions: Iterable[Predictions] | Any,
+    annotations: list[ImageAnnotation],
+    image_labels: dict[str, Iterable[int]] | None = None,
+    known_object_rule: str | None = None,
+) -> HICODetResult | VCOCOResult:
+    """The official evaluator of ``dataset`` on predictions and ground truth in the annotation file's class ids.
+
+    ``predictions``: per-image ``Predictions`` or the ``PredictionArrays`` of a file.
+    ``image_labels`` (HICO-DET protocol): see :class:`~clhoi.eval.hicodet.HICODetEvaluator`.
+    """
+    from clhoi.data.registry import get_dataset
+
+    spec = get_dataset(dataset)
+    gts = spec.scored_ground_truth(annotations)
+    if spec.protocol == "hicodet":
+        from clhoi.eval.hicodet import HICODetEvaluator
+
+        evaluator = HICODetEvaluator(gts, spec.label_space(), image_labels=image_labels,
+                                     known_object_rule=known_object_rule)
+        evaluator.process(predictions)
+        return evaluator.evaluate()
+    from clhoi.eval.vcoco import VCOCOEvaluator
+
+    v = VCOCOEvaluator(gts)
+    v.process(predictions)
+    return v.evaluate()
+
+
+def run_evaluation(
+    dataset: str,
+    predictions: str | Path,
+    annotations: str | Path | None = None,
+    coco_instances: str | Path | None = None,
+    out: str | Path | None = None,
+    image_labels: str | Path | None = None,
+) -> EvaluationRun:
+    """Evaluate a predictions file against a ground-truth file.
+
+    Args:
+        dataset: a name of :func:`clhoi.data.registry.dataset_names` (``hicodet``, ``vcoco``, ``sandbox``).
+        predictions: per-image records as one JSON list or as JSON lines
+            (:mod:`clhoi.eval.files`; ``clhoi eval`` writes ``predictions.jsonl``); for
+            V-COCO also the official ``vsrl_eval`` detection records (records with
+            ``person_box``, :mod:`clhoi.eval.vcoco_detections`).
+        annotations: the test annotations; default: the dataset's shipped copy (HICO-DET).
+        coco_instances: the COCO instances file, for the official V-COCO layout.
+        out: where to write the metrics JSON (optional).
+        image_labels: HICO's image-level labels (``anno.mat``) for the official Known-Object
+            image set (HICO-DET protocol only).
+
+    Raises:
+        ValueError: unknown dataset, missing annotations, or a malformed file (the message names it).
+        FileNotFoundError: a file does not exist.
+    """
+    from clhoi.data.registry import get_dataset
+
+    spec = get_dataset(dataset)
+    notes: list[str] = []
+    if annotations is None:
+        if spec.default_annotations is None:
+            raise ValueError(f"--annotations is required for {dataset} (no test annotations ship with clhoi for it)")
+        annotations = spec.default_annotations()
+        notes.append(f"annotations: {annotations.name}, the {dataset} test annotations shipped with clhoi "
+                     "(give --annotations to use another file)")
+    else:
+        notes.append(f"annotations: {annotations}")
+    annotations = Path(annotations)
+    if image_labels is not None and (spec.protocol != "hicodet" or spec.to_scored_classes is not None):
+        raise ValueError(f"--image-labels applies to HICO-DET only, not to {dataset}")
+    with gc_paused():
+        records = load_records(predictions)
+        official = spec.protocol == "vcoco" and bool(records) and isinstance(records[0], dict) and "person_box" in records[0]
+        arrays = None if official else records_to_arrays(records, predictions)
+        if not official:
+            records = []  # free the parsed JSON
+        hidden: dict[str, list[int]] | None = None
+        if spec.protocol == "hicodet" and spec.to_scored_classes is None and annotations.suffix.lower() == ".mat":
+            from clhoi.data.hicodet import load_hicodet
+
+            mat = load_hicodet(annotations, tensors=False)
+            gts, hidden = mat.images, mat.invisible_classes
+        else:
+            gts = spec.read_annotations(annotations, coco_instances, tensors=False)
+        labels, rule = _known_object_labels(spec.protocol, image_labels, hidden, gts, notes)
+        try:  # content errors (unknown image, class out of range, ...) name the image: add the file
+            if official:
+                from clhoi.eval.vcoco import VCOCOEvaluator
+
+                evaluator = VCOCOEvaluator(spec.scored_ground_truth(gts))
+                evaluator.process_detections(records, str(predictions))
+                result = evaluator.evaluate()
+            else:
+                result = evaluate_dataset(dataset, arrays, gts, labels, rule)
+        except ValueError as e:
+            raise ValueError(e if str(e).startswith(str(predictions)) else f"{predictions}: {e}") from None
+    warning = result.label_space_warning() if hasattr(result, "label_space_warning") else None
+    if out is not None:
+        write_metrics(result.to_dict(), out)
+    return EvaluationRun(result, annotations, notes, warning)
+
+
+def _known_object_labels(
+    protocol: str, image_labels: str | Path | None, hidden: dict[str, list[int]] | None, gts: list, notes: list[str]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The image-level classes of each image for Known-Object, and the rule they stand for.
+
+    ``hidden``: the ``invis`` HOI classes per image, when the annotations are ``anno_bbox.mat``.
+    """
+    if protocol != "hicodet":
+        return None, None
+    from clhoi.eval.hicodet import KNOWN_OBJECT_RULES
+
+    if image_labels is not None:
+        from clhoi.data.hicodet import read_image_labels
+
+        labels = read_image_labels(image_labels, "test").positive_classes()
+        notes.append(f"Known-Object images: {KNOWN_OBJECT_RULES['image_labels']} ({image_labels})")
+        return labels, "image_labels"
+    if hidden is not None:
+        labels = {a.file_name: [*a.hoi[:, 2].tolist(), *hidden.get(a.file_name, [])] for a in gts}
+        notes.append(f"Known-Object images: {KNOWN_OBJECT_RULES['boxes_and_invisible']}")
+        return labels, "boxes_and_invisible"
+    notes.append(f"Known-Object images: {KNOWN_OBJECT_RULES['boxes']}")
+    return None, "boxes"
 
 
 def evaluate_files(
     dataset: str,
-    annotations: str | Path,
+    annotations: str | Path | None,
     predictions: str | Path,
     coco_instances: str | Path | None = None,
     out: str | Path | None = None,
+    image_labels: str | Path | None = None,
 ) -> HICODetResult | VCOCOResult:
-    """Evaluate a predictions file against a ground-truth file.
-
-    Args:
-        dataset: ``hicodet`` or ``vcoco``.
-        annotations: HICO-DET test annotations (any layout
-            :func:`clhoi.data.hicodet.read_hicodet` reads) or V-COCO test annotations
-            (:func:`clhoi.data.vcoco.read_vcoco`).
-        predictions: the predictions JSON (:func:`clhoi.eval.files.read_predictions`); for
-            V-COCO also the official ``vsrl_eval`` detection records as JSON (records
-            with ``person_box``, :mod:`clhoi.eval.vcoco_detections`).
-        coco_instances: the COCO instances file, for the official V-COCO layout.
-        out: where to write the metrics JSON (optional).
-
-    Raises:
-        ValueError: unknown dataset, or a malformed file (the message names it).
-        FileNotFoundError: a file does not exist.
-    """
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
-    data = read_json_list(predictions)
-    official = dataset == "vcoco" and bool(data) and isinstance(data[0], dict) and "person_box" in data[0]
-    preds = None if official else parse_predictions(data, predictions)
-    if dataset == "hicodet":
-        from clhoi.data.hicodet import read_hicodet
-
-        evaluator: HICODetEvaluator | VCOCOEvaluator = HICODetEvaluator(read_hicodet(annotations))
-    else:
-        from clhoi.data.vcoco import read_vcoco
-
-        evaluator = VCOCOEvaluator(read_vcoco(annotations, coco_instances))
-    try:  # content errors (unknown image, class out of range, ...) name the image: add the file
-        if preds is None:
-            evaluator.process_detections(data, str(predictions))  # type: ignore[union-attr]
-        else:
-            evaluator.process(preds)
-        result = evaluator.evaluate()
-    except ValueError as e:
-        raise ValueError(e if str(e).startswith(str(predictions)) else f"{predictions}: {e}") from None
-    if out is not None:
-        write_metrics(result.to_dict(), out)
-    return result
+    """:func:`run_evaluation`, returning only the evaluator's result."""
+    return run_evaluation(dataset, predictions, annotations, coco_instances, out, image_labels).result
 
 
 def metrics_table(result: HICODetResult | VCOCOResult) -> Table:
     """The headline numbers as a rich table (percent)."""
+    from rich.table import Table
+
+    from clhoi.eval.hicodet import HICODetResult
+
     if isinstance(result, HICODetResult):
         table = Table(title="HICO-DET mAP (%)", caption=f"{result.num_images} images, {result.num_triplets} triplets")
         for col in ("setting", "Full", "Rare", "Non-rare"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections import Counter
 from pathlib import Path
@@ -13,9 +14,9 @@ from scipy.io import savemat
 
 from clhoi import vocab
 from clhoi.data.errors import AnnotationError
-from clhoi.data.hicodet import HICODataset, load_hicodet, read_hicodet
+from clhoi.data.hicodet import HICODataset, load_hicodet, read_hicodet, shipped_test_annotations
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "hicodet" / "instances_test2015.json"
+REAL = shipped_test_annotations()  # fredzzhang/hicodet instances_test2015.json, gzip-compressed, shipped with clhoi
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SPACE = vocab.hicodet()
 
@@ -193,7 +194,7 @@ def test_mat_split_must_be_named_when_the_file_has_both(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- the real test set
 def test_real_test_set_reads_in_full(real: HICODataset) -> None:
     data = real
-    raw = json.loads(REAL.read_text())
+    raw = json.loads(gzip.decompress(REAL.read_bytes()))
     assert data.layout == "fredzzhang" and len(data) == 9658
     assert [a.file_name for a in data.images] == raw["filenames"]
     assert data.empty == sorted(raw["empty"]) and len(data.empty) == 112
@@ -224,7 +225,7 @@ def test_real_test_set_reads_in_full(real: HICODataset) -> None:
 
 def test_vocab_agrees_with_the_real_file_metadata() -> None:
     """clhoi.vocab's HICO-DET facts against the real file's own objects, verbs, classes and rare split."""
-    raw = json.loads(REAL.read_text())
+    raw = json.loads(gzip.decompress(REAL.read_bytes()))
     assert list(SPACE.objects) == raw["objects"] and list(SPACE.verbs) == raw["verbs"]
     assert [list(SPACE.hoi[c]) for c in range(600)] == [[v, o] for _, o, v in raw["correspondence"]]
     assert sorted(SPACE.rare) == sorted(raw["rare"]) and sorted(SPACE.non_rare) == sorted(raw["non_rare"])

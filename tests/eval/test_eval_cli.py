@@ -78,7 +78,8 @@ def test_vcoco_official_detection_records(tmp_path):
     ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 5, 0, 0.9]]}], ["record 0", "a.jpg", "hoi"]),
     ([{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 1, 600, 0.9]]}], ["preds.json", "a.jpg", "hoi[0]", "class 600"]),
     ([{"file_name": "nope.jpg", "boxes": [], "labels": [], "hoi": []}], ["nope.jpg", "not in the HICO-DET annotations"]),
-    ({"file_name": "a.jpg"}, ["preds.json", "expected a JSON list"]),
+    ({"file_name": "a.jpg"}, ["preds.json", "record 0", "a.jpg", "'boxes'"]),  # one JSON line
+    ("a.jpg", ["preds.json", "expected a JSON list"]),
 ])
 def test_bad_predictions_fail_with_a_message_naming_file_record_and_field(tmp_path, records, expected):
     hico_converted(tmp_path / "test_hico.json")
@@ -97,4 +98,61 @@ def test_missing_files_and_unknown_dataset(tmp_path):
                                  "--predictions", str(tmp_path / "missing.json")])
     assert result.exit_code == 2 and "predictions file not found" in result.output
     result = runner.invoke(app, ["evaluate", "--dataset", "coco", "--annotations", "x", "--predictions", "y"])
-    assert result.exit_code == 2 and "hicodet, vcoco" in result.output
+    assert result.exit_code == 2 and "hicodet, vcoco, sandbox" in result.output
+
+
+def test_json_lines_and_json_list_score_the_same(tmp_path):
+    hico_converted(tmp_path / "test_hico.json")
+    records = [{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4], "hoi": [[0, 1, 0, 0.9], [0, 1, 0, 0.3]]},
+               {"file_name": "b.jpg", "boxes": [O, H], "labels": [4, 0], "hoi": [[1, 0, 0, 0.8]]}]
+    predictions(tmp_path / "list.json", records)
+    (tmp_path / "lines.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n\n")
+    out = {}
+    for name in ("list.json", "lines.jsonl"):
+        result = runner.invoke(app, ["evaluate", "--dataset", "hicodet", "--annotations", str(tmp_path / "test_hico.json"),
+                                     "--predictions", str(tmp_path / name), "--out", str(tmp_path / f"{name}.m")])
+        assert result.exit_code == 0, result.output
+        out[name] = json.loads((tmp_path / f"{name}.m").read_text())
+    assert out["list.json"] == out["lines.jsonl"] and out["list.json"]["num_triplets"] == 3
+    (tmp_path / "bad.jsonl").write_text(json.dumps(records[0]) + "\n{not json\n")
+    result = runner.invoke(app, ["evaluate", "--dataset", "hicodet", "--annotations", str(tmp_path / "test_hico.json"),
+                                 "--predictions", str(tmp_path / "bad.jsonl")])
+    assert result.exit_code == 2 and "bad.jsonl: line 2: not valid JSON" in result.output
+
+
+def test_metrics_json_is_strict_json_null_where_undefined(tmp_path):
+    # class 1 is predicted but has no ground truth: its recall is 0/0 (NaN in MATLAB), so is the mean recall
+    hico_converted(tmp_path / "test_hico.json")
+    predictions(tmp_path / "preds.json", [{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4],
+                                           "hoi": [[0, 1, 0, 0.9], [0, 1, 1, 0.7]]}])
+    out = tmp_path / "m.json"
+    result = runner.invoke(app, ["evaluate", "--dataset", "hicodet", "--annotations", str(tmp_path / "test_hico.json"),
+                                 "--predictions", str(tmp_path / "preds.json"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    def refuse(name):
+        raise AssertionError(f"{name} in the metrics JSON")
+
+    metrics = json.loads(out.read_text(), parse_constant=refuse)
+    assert metrics["default"]["mean_recall"] is None
+    assert metrics["default"]["mAP_full"] == pytest.approx(100 * 6 / 11 / 600)  # recall 0.5 reaches 6 of 11 points
+
+
+def test_a_label_space_mix_up_warns_instead_of_printing_zeros(tmp_path):
+    hico_converted(tmp_path / "test_hico.json")  # ground truth: class 0 only
+    predictions(tmp_path / "preds.json", [{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4],
+                                           "hoi": [[0, 1, 3, 0.9], [0, 1, 7, 0.8]]}])
+    out = tmp_path / "m.json"
+    result = runner.invoke(app, ["evaluate", "--dataset", "hicodet", "--annotations", str(tmp_path / "test_hico.json"),
+                                 "--predictions", str(tmp_path / "preds.json"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "WARNING: none of the 2 predicted classes (3, 7) has any ground truth" in result.output
+    assert "label space" in result.output and "0.00" not in result.output
+    assert "label space" in json.loads(out.read_text())["label_space_warning"]
+    # one predicted class with ground truth: no warning, the table as usual
+    predictions(tmp_path / "preds.json", [{"file_name": "a.jpg", "boxes": [H, O], "labels": [0, 4],
+                                           "hoi": [[0, 1, 3, 0.9], [0, 1, 0, 0.8]]}])
+    result = runner.invoke(app, ["evaluate", "--dataset", "hicodet", "--annotations", str(tmp_path / "test_hico.json"),
+                                 "--predictions", str(tmp_path / "preds.json"), "--out", str(out)])
+    assert result.exit_code == 0 and "WARNING" not in result.output and "Known-Object" in result.output
+    assert json.loads(out.read_text())["label_space_warning"] is None

@@ -1,22 +1,22 @@
 """The HICO-DET evaluator on the real test annotations (9,658 images), full scale.
 
-Reads ../shared/data/hicodet/instances_test2015.json relative to the repository
-root; the test fails (never skips) when the file is missing.
+Reads the test annotations shipped with clhoi (``clhoi/data/assets/hicodet``,
+fredzzhang/hicodet's ``instances_test2015.json``); the test fails (never skips)
+when the file is missing.
 """
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from clhoi.data.hicodet import read_hicodet
+from clhoi.data.hicodet import read_hicodet, shipped_test_annotations
 from clhoi.eval import evaluate_hicodet
 from clhoi.structures import ImageAnnotation, Predictions
 from eval_reference import MATLAB_T, hicodet_aps
 
-TEST_FILE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "hicodet" / "instances_test2015.json"
+TEST_FILE = shipped_test_annotations()
 
 
 @pytest.fixture(scope="module")
