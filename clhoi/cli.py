@@ -20,6 +20,7 @@ Exit codes (docs/errors.md):
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Optional
 
@@ -56,6 +57,8 @@ def _report_exception(e: Exception) -> NoReturn:
     from clhoi import _verbosity
 
     text = str(e).strip().strip('"') or type(e).__name__
+    if "Original Traceback" in text:  # re-raised from a data-loader worker: its last line is the message
+        text = text.strip().splitlines()[-1].split(": ", 1)[-1]
     if isinstance(e, _user_error_types()):
         if isinstance(e, RecursionError):
             text = "the input is nested too deeply to read"
@@ -221,10 +224,93 @@ def evaluate_command(
         typer.echo(f"wrote {out}")
 
 
+# --- export: predictions in other evaluators' layouts ---
+class ExportFormat(str, Enum):
+    qpic = "qpic"
+    matlab = "matlab"
+
+
+@app.command("export")
+def export_command(
+    predictions: Annotated[Path, typer.Argument(
+        help="predictions.jsonl of `clhoi eval`, or a JSON list of {file_name, boxes, labels, hoi} records")],
+    format: Annotated[ExportFormat, typer.Option(
+        "--format", help="qpic: the QPIC family's hico_eval input (JSON); matlab: the official HICO-DET evaluation's "
+                         "detections_XX.mat (ho-rcnn, UPT)")],
+    out: Annotated[Path, typer.Option(help="a .json file (qpic) or a folder (matlab)")],
+    annotations: Annotated[Optional[Path], typer.Option(
+        help="HICO-DET test annotations: their image order gives the MATLAB columns (default: the sorted "
+             "predicted file names)")] = None,
+) -> None:
+    """Write HICO-DET predictions in the layouts of the QPIC family or the official MATLAB evaluation (docs/evaluation.md)."""
+    from clhoi.eval.export import export_predictions, load_any_predictions
+
+    try:
+        preds = load_any_predictions(predictions)
+        order = None
+        if annotations is not None:
+            from clhoi.data.hicodet import read_hicodet
+
+            order = [a.file_name for a in read_hicodet(annotations, split="test", tensors=False)]
+        paths = export_predictions(preds, format.value, out, order)
+    except _user_errors() as e:
+        fail(str(e).strip('"'))
+    if format is ExportFormat.matlab and annotations is None:
+        typer.echo(f"note: the .mat columns are the {len(preds)} predicted images in name order; pass --annotations "
+                   "for the test set's own order (the official evaluation expects all its images)")
+    typer.echo(f"wrote {len(preds)} images' predictions to {out if format is ExportFormat.matlab else paths[0]}")
+
+
 # --- engine: train / cache / eval / predict ---
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are the user's to fix: shown as one line, never a traceback."""
-    return (ValueError, KeyError, FileNotFoundError, NotADirectoryError, PermissionError)
+    return (ValueError, KeyError, OSError, UnicodeError)
+
+
+def _check_device(device: Optional[str]) -> None:
+    """Refuse an unknown ``--device`` (or CUDA on a machine without it) before anything loads."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        fail(f"--device {device!r} is not a device; use cpu, cuda or cuda:N")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        fail(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        fail(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
+def _check_out_dir(path: Optional[Path], what: str = "--out") -> None:
+    """An output folder must be a folder (or not exist yet)."""
+    if path is not None and path.exists() and not path.is_dir():
+        fail(f"{what} {path} is a file; give a folder (it is created when missing)")
+
+
+def _check_out_file(path: Optional[Path], what: str = "--out") -> None:
+    """An output file must not be a folder, and its parent must not be a file."""
+    if path is None:
+        return
+    if path.is_dir():
+        fail(f"{what} {path} is a folder; give a file name")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        fail(f"{what} {path}: {parent} is a file, not a folder")
+
+
+def _report_skipped() -> None:
+    """List the images ``--skip-bad-images`` left out (the command's last lines)."""
+    from clhoi.data.images import skipped, skipped_summary
+
+    if skipped:
+        typer.echo(skipped_summary(skipped), err=True)
+
+
+_SKIP_HELP = "leave out (count and list at the end) image files that cannot be decoded, instead of stopping"
 
 
 @app.command("train", context_settings={"allow_extra_args": False})
@@ -234,6 +320,7 @@ def train_command(
     resume: Annotated[bool, typer.Option("--resume", help="continue <output_dir>/checkpoint")] = False,
     resume_from: Annotated[Optional[Path], typer.Option(help="continue from this checkpoint directory")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    skip_bad_images: Annotated[bool, typer.Option("--skip-bad-images", help=_SKIP_HELP)] = False,
 ) -> None:
     """Train the student of CONFIG; the checkpoint goes to <output_dir>/checkpoint.
 
@@ -243,12 +330,14 @@ def train_command(
     from clhoi.engine.train import NonFiniteLossError, train
 
     try:
-        cfg = load_config(config, overrides or [])
+        cfg = load_config(config, [*(overrides or []), *(["data.skip_bad_images=true"] if skip_bad_images else [])])
+        _check_out_dir(Path(cfg.output_dir), "output_dir")
         ckpt = train(cfg, resume=resume_from or resume or None, progress=progress and not _quiet())
     except NonFiniteLossError as e:
-        fail(str(e), code=1)
+        fail(str(e), code=EXIT_RUN_FAILED)
     except _user_errors() as e:
         fail(str(e).strip('"'))
+    _report_skipped()
     typer.echo(f"checkpoint: {ckpt}")
 
 
@@ -261,17 +350,21 @@ def cache_command(
     union_crops: Annotated[Optional[bool], typer.Option(
         "--union-crops/--no-union-crops", help="cache CLIP embeddings of union crops (default: train with SR loss)")] = None,
     dtype: Annotated[str, typer.Option(help="float32 | float16 storage")] = "float32",
+    skip_bad_images: Annotated[bool, typer.Option("--skip-bad-images", help=_SKIP_HELP)] = False,
 ) -> None:
     """Precompute detections and frozen CLIP features of a split (sharded, resumable)."""
     from clhoi.config import load_config
     from clhoi.engine.cache import build_cache
 
+    if shard_size < 1:
+        fail("--shard-size must be >= 1")
     try:
-        cfg = load_config(config, overrides or [])
+        cfg = load_config(config, [*(overrides or []), *(["data.skip_bad_images=true"] if skip_bad_images else [])])
         out = build_cache(cfg, split, shard_size=shard_size, union_crops=union_crops, dtype=dtype,
                           callback=lambda done, total: typer.echo(f"cached {done}/{total} images"))
     except _user_errors() as e:
         fail(str(e).strip('"'))
+    _report_skipped()
     typer.echo(f"cache: {out}")
 
 
@@ -287,6 +380,7 @@ def eval_command(
     out: Annotated[Optional[Path], typer.Option(help="folder for predictions.jsonl and metrics.json")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="images per forward pass")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu | cuda (default: cuda when available)")] = None,
+    skip_bad_images: Annotated[bool, typer.Option("--skip-bad-images", help=_SKIP_HELP)] = False,
 ) -> None:
     """Evaluate a checkpoint with the official HICO-DET mAP / V-COCO role AP."""
     from clhoi.engine.evaluate import evaluate_checkpoint
@@ -295,10 +389,16 @@ def eval_command(
     if dataset is not None and dataset not in ("hicodet", "vcoco", "sandbox"):
         fail(f"--dataset must be hicodet, vcoco or sandbox, got {dataset!r}")
     try:
+        _check_device(device)
+        _check_out_dir(out)
+        if batch_size is not None and batch_size < 1:
+            fail("--batch-size must be >= 1")
         result = evaluate_checkpoint(checkpoint, dataset, annotations, detections, image_root, out,
-                                     batch_size=batch_size, device=device, coco_instances=coco_instances)
+                                     batch_size=batch_size, device=device, coco_instances=coco_instances,
+                                     skip_bad_images=skip_bad_images)
     except _user_errors() as e:
         fail(str(e).strip('"'))
+    _report_skipped()
     typer.echo(format_provenance_header(result.provenance))
     typer.echo(result.table)
     typer.echo(f"wrote {result.output_dir}/predictions.jsonl and metrics.json")
@@ -316,6 +416,7 @@ def predict_command(
     threshold: Annotated[Optional[float], typer.Option(help="minimum triplet score")] = None,
     top_k: Annotated[Optional[int], typer.Option(help="triplets kept per image")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu | cuda")] = None,
+    skip_bad_images: Annotated[bool, typer.Option("--skip-bad-images", help=_SKIP_HELP)] = False,
 ) -> None:
     """Detect human-object interactions in your own photos: JSON triplets and a PNG per image."""
     from clhoi.engine.predict import predict
@@ -324,9 +425,17 @@ def predict_command(
     if verbs is not None and not verb_list:
         fail('--verbs is empty; give comma-separated verbs, e.g. --verbs "ride,hold"')
     try:
-        results = predict(images, checkpoint, out, verb_list, dataset, detections, attention, threshold, top_k, device)
+        _check_device(device)
+        _check_out_dir(out)
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            fail(f"--threshold must be in [0, 1], got {threshold}")
+        if top_k is not None and top_k < 1:
+            fail(f"--top-k must be >= 1, got {top_k}")
+        results = predict(images, checkpoint, out, verb_list, dataset, detections, attention, threshold, top_k, device,
+                          skip_bad_images=skip_bad_images)
     except _user_errors() as e:
         fail(str(e).strip('"'))
+    _report_skipped()
     for r in results:
         best = ", ".join(_triplet_text(t) for t in r.triplets[:3]) or "no interaction above the threshold"
         typer.echo(f"{r.image}: {best} -> {r.png_path}")
@@ -378,6 +487,7 @@ def label_command(
         fail("give --images DIR and --out FILE (or data.image_root and data.labels in the config)")
     if limit is not None and limit < 0:
         fail("--limit must be >= 0")
+    _check_out_file(out)
     try:
         summary = label(cfg, images, out, shard=(i, n), limit=limit, image_list=image_list,
                         retry_errors=retry_errors, dry_run=dry_run, progress=progress, echo=typer.echo)
@@ -389,8 +499,14 @@ def label_command(
         fail(str(e).strip('"'))
     if dry_run:
         typer.echo(f"dry run: {summary.planned} images would be labelled into {out}")
-    else:
-        typer.echo(summary.format())
+        return
+    typer.echo(summary.format())
+    if summary.failed_now:
+        every = summary.failed_now == summary.labelled_now
+        typer.echo(f"{'error' if every else 'warning'}: {summary.failed_now} of {summary.labelled_now} images failed "
+                   "in this run (status error, reasons above); fix the cause and rerun with --retry-errors", err=True)
+        if every:
+            raise typer.Exit(EXIT_RUN_FAILED)
 
 
 @app.command("parse")
@@ -412,7 +528,7 @@ def parse_command(
             text = json.loads(line)["text"]
             if not isinstance(text, str):
                 raise TypeError
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, IndexError, RecursionError):
             fail(f'stdin line {lineno}: expected a JSON object {{"text": "..."}}, got {line.strip()[:80]!r}')
         pairs = parse_caption(text) if rules else parse_pairs(text)
         row = {"text": text, "pairs": [vars(p) for p in pairs], "status": "ok" if pairs else "no_action"}
@@ -452,12 +568,17 @@ def detect_command(
     raw: Annotated[bool, typer.Option("--raw", help="keep every query (no UPT filter)")] = False,
     batch_size: Annotated[int, typer.Option(help="images per detector call")] = 8,
     device: Annotated[Optional[str], typer.Option(help="cpu | cuda (default: cuda when available)")] = None,
+    skip_bad_images: Annotated[bool, typer.Option("--skip-bad-images", help=_SKIP_HELP)] = False,
 ) -> None:
     """Run an off-the-shelf detector (DETR) once and write a detections file that training and eval read."""
     from clhoi.detect.config import DetectorConfig
 
     if batch_size < 1 or min_instances < 0 or max_instances < min_instances:
         fail("--batch-size must be >= 1 and 0 <= --min-instances <= --max-instances")
+    if not (0.0 <= score_threshold <= 1.0 and 0.0 <= nms_threshold <= 1.0):
+        fail("--score-threshold and --nms-threshold must be in [0, 1]")
+    _check_device(device)
+    _check_out_file(out)
     cfg = DetectorConfig(model=model, score_threshold=score_threshold, nms_threshold=nms_threshold,
                          min_humans=min_instances, max_humans=max_instances, min_objects=min_instances,
                          max_objects=max_instances)
@@ -465,10 +586,44 @@ def detect_command(
         from clhoi.detect.run import detect_files
 
         path = detect_files(images, out, cfg, image_root, filtered=not raw, batch_size=batch_size, device=device,
-                            callback=lambda done, total: typer.echo(f"detected {done}/{total} images"))
+                            callback=lambda done, total: typer.echo(f"detected {done}/{total} images"),
+                            skip_bad_images=skip_bad_images)
     except (FileNotFoundError, ValueError, OSError, ImportError) as e:
         fail(str(e).strip('"'))
+    _report_skipped()
     typer.echo(f"detections: {path}")
+
+
+class DetectionsLabels(str, Enum):
+    hico80 = "hico80"
+    coco80 = "coco80"
+    coco91 = "coco91"
+
+
+@app.command("convert-detections")
+def convert_detections_command(
+    source: Annotated[Path, typer.Argument(
+        help="COCO results JSON (detectron2, mmdetection, ultralytics) or a folder of UPT's per-image .json files")],
+    out: Annotated[Path, typer.Option(help="detections file to write (.safetensors or .npz)")],
+    images: Annotated[Optional[Path], typer.Option(
+        help="COCO results only: a COCO-style JSON with 'images' [{id, file_name, height, width}] or an "
+             "{id: file_name} map")] = None,
+    labels: Annotated[Optional[DetectionsLabels], typer.Option(
+        help="how the source numbers classes (default: coco91 for COCO results, hico80 for UPT files)")] = None,
+    image_suffix: Annotated[str, typer.Option(help="UPT files: suffix of the image each <name>.json belongs to")] = ".jpg",
+    min_score: Annotated[float, typer.Option(help="COCO results: drop boxes scoring below this")] = 0.0,
+) -> None:
+    """Convert another detector's output into a clhoi detections file (docs/training.md)."""
+    from clhoi.detect.files import save_detections
+    from clhoi.detect.formats import load_foreign_detections
+
+    try:
+        dets = load_foreign_detections(source, images, labels.value if labels else None, image_suffix, min_score)
+        save_detections(out, dets)
+    except _user_errors() as e:
+        fail(str(e).strip('"'))
+    boxes = sum(len(d.boxes) for d in dets.values())
+    typer.echo(f"wrote {boxes} boxes of {len(dets)} images to {out}")
 
 
 # --- sandbox ---
@@ -495,6 +650,10 @@ def demo_command(
         fail(f"--ablation must be one of {', '.join(ABLATIONS)}, got {ablation!r}")
     if min(train_images, test_images, threads) < 1 or epochs < 0 or max_steps < 0:
         fail("--train-images, --test-images and --threads must be >= 1; --epochs and --max-steps >= 0")
+    if max(train_images, test_images) > 100_000 or epochs > 10_000 or threads > 1024:
+        fail("--train-images and --test-images are at most 100000, --epochs 10000, --threads 1024 "
+             "(the sandbox world is generated in memory)")
+    _check_out_dir(output, "--output")
     settings = DemoSettings(seed=seed, num_train=train_images, num_test=test_images, epochs=epochs,
                             max_steps=max_steps, threads=threads)
     try:

@@ -99,6 +99,7 @@ def summarize_annotations(
         extra = {"ignored": sum(int(a.ignore.sum()) for a in images if a.ignore is not None)}
     else:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
+    _check_names(path, images)
     return AnnotationSummary(
         dataset=dataset,
         layout=layout,
@@ -111,3 +112,18 @@ def summarize_annotations(
         annotated=tuple(a.file_name for a in images if a.hoi.shape[0] > 0),
         **extra,
     )
+
+
+def _check_names(path: str | Path, images: list) -> None:
+    """Refuse what training and ``clhoi evaluate`` refuse: a name outside the image folder, an image twice."""
+    from clhoi.data.errors import AnnotationError, record_name
+    from clhoi.data.images import check_image_name
+
+    seen: dict[str, int] = {}
+    for i, a in enumerate(images):
+        check_image_name(a.file_name, f"{path}: record {record_name(i, a.file_name)}")
+        if a.file_name in seen:
+            raise AnnotationError(str(path), record_name(i, a.file_name), "file_name",
+                                  f"the image appears twice (also record #{seen[a.file_name]}); `clhoi evaluate` "
+                                  "refuses duplicate images: keep one record per image")
+        seen[a.file_name] = i

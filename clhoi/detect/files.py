@@ -13,6 +13,9 @@ Formats, chosen by suffix:
   indices or COCO names) and optionally ``image_size`` ``[h, w]`` and
   ``embeddings``. Detections without embeddings get them pooled from image
   features by the student (``model.box_embedding: auto``).
+* a folder (read only): UPT's per-image ``.json`` files; COCO results JSON
+  (detectron2, mmdetection, ultralytics) go through ``clhoi convert-detections``
+  (both in :mod:`clhoi.detect.formats`).
 """
 
 from __future__ import annotations
@@ -76,6 +79,10 @@ def load_detections(path: str | Path) -> dict[str, Detections]:
         ValueError: an unknown suffix or a malformed or damaged file, naming what is wrong.
     """
     path = Path(path)
+    if path.is_dir():  # UPT's per-image .json files (clhoi/detect/formats.py)
+        from clhoi.detect.formats import read_upt_folder
+
+        return read_upt_folder(path)
     if not path.is_file():
         raise FileNotFoundError(f"detections file {path} does not exist")
     if path.suffix == ".safetensors":
@@ -219,6 +226,11 @@ def _from_json(path: Path) -> dict[str, Detections]:
         raise ValueError(f"{path}: not a text JSON file (not UTF-8); give a detections file") from None
     except (ValueError, RecursionError) as e:
         raise ValueError(f"{path}: not valid JSON ({_first_line(e)})") from None
+    from clhoi.detect.formats import is_coco_results
+
+    if is_coco_results(data):
+        raise ValueError(f"{path}: COCO results (image_id, bbox) name images by id only; convert them with "
+                         f"`clhoi convert-detections {path} --images IMAGES.json --out dets.safetensors`")
     if isinstance(data, dict):
         records = list(data.items())
     elif isinstance(data, list):

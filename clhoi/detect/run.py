@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from clhoi.data.images import image_problem, skipped
 from clhoi.detect.config import DetectorConfig
 from clhoi.detect.detector import Detector
 from clhoi.detect.files import save_detections
@@ -33,7 +34,7 @@ def list_images(paths: list[Path]) -> list[Path]:
 
 def detect_files(paths: list[Path], out: Path, config: DetectorConfig | None = None, image_root: Path | None = None,
                  filtered: bool = True, batch_size: int = 8, device: str | None = None,
-                 callback: Callable[[int, int], None] | None = None) -> Path:
+                 callback: Callable[[int, int], None] | None = None, skip_bad_images: bool = False) -> Path:
     """Detect objects in image files and save ``{key: Detections}`` to ``out``.
 
     Args:
@@ -46,6 +47,8 @@ def detect_files(paths: list[Path], out: Path, config: DetectorConfig | None = N
         batch_size: images per detector call.
         device: ``cpu`` or ``cuda`` (default: cuda when available).
         callback: ``callback(done, total)`` after each batch.
+        skip_bad_images: leave out (and list in ``clhoi.data.images.skipped``) files that cannot be
+            decoded; without it the first such file is an error naming it.
 
     Returns:
         ``out``.
@@ -53,6 +56,16 @@ def detect_files(paths: list[Path], out: Path, config: DetectorConfig | None = N
     if out.suffix not in (".safetensors", ".npz"):
         raise ValueError(f"--out must end in .safetensors or .npz, got {out.name}")
     files = list_images(paths)
+    bad = [(str(f), why) for f in files if (why := image_problem(f)) is not None]
+    if bad and not skip_bad_images:
+        raise ValueError(f"cannot read image {bad[0][0]}: {bad[0][1]}; replace it, or rerun with --skip-bad-images"
+                         + (f" ({len(bad)} unreadable images in all)" if len(bad) > 1 else ""))
+    if bad:
+        if len(bad) == len(files):
+            raise ValueError(f"none of the {len(files)} images can be read, e.g. {bad[0][0]} ({bad[0][1]})")
+        skipped.extend(bad)
+        drop = {f for f, _ in bad}
+        files = [f for f in files if str(f) not in drop]
     keys = []
     for f in files:
         if image_root is None:
@@ -69,7 +82,7 @@ def detect_files(paths: list[Path], out: Path, config: DetectorConfig | None = N
     detector = Detector.from_pretrained(cfg.model, cfg, device)
     results: dict[str, Detections] = {}
     for i in range(0, len(files), batch_size):
-        images = [Image.open(f) for f in files[i : i + batch_size]]
+        images = [Image.open(f).convert("RGB") for f in files[i : i + batch_size]]
         for key, det in zip(keys[i : i + batch_size], detector.detect(images, filtered=filtered)):
             results[key] = det
         if callback is not None:

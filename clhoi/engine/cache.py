@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from clhoi.config import ExperimentConfig
+from clhoi.data.images import keep_readable
 from clhoi.data.labels import CachedImage, load_rgb, select_training_records
 from clhoi.data.transforms import crop_regions, union_boxes
 from clhoi.engine.feature_store import (
@@ -104,6 +105,7 @@ def build_cache(
     key = cache_key(cfg, split)
     names = list(dict.fromkeys(split_images(cfg, split)))
     root = split_image_root(cfg, split)
+    names = keep_readable(root, names, cfg.data.skip_bad_images)  # --skip-bad-images
     detections: dict[str, Detections] | None = None
     if key["detections_file"]:
         detections = read_detections(cfg, split)

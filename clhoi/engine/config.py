@@ -103,6 +103,11 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        if self.lr_drop_factor <= 0:
+            raise ValueError(f"train.lr_drop_factor must be > 0, got {self.lr_drop_factor}")
+        for name in ("weight_decay", "clip_grad_norm"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"train.{name} must be >= 0 (0 = off), got {getattr(self, name)}")
         unknown = [t for t in tracker_names(self.trackers) if t not in TRACKERS]
         if unknown:
             raise ValueError(f"train.trackers: unknown tracker(s) {', '.join(unknown)}; valid: {', '.join(TRACKERS)}")
@@ -134,3 +139,7 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"eval.batch_size must be >= 1, got {self.batch_size}")
+        if not 0.0 <= self.predict_threshold <= 1.0:
+            raise ValueError(f"eval.predict_threshold must be in [0, 1], got {self.predict_threshold}")
+        if self.predict_top_k < 1:
+            raise ValueError(f"eval.predict_top_k must be >= 1, got {self.predict_top_k}")

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from clhoi.config import ExperimentConfig
 from clhoi.data.collate import collate
+from clhoi.data.images import keep_readable
 from clhoi.data.labels import HOIDataset
 from clhoi.engine.checkpoint import load_model, load_provenance
 from clhoi.engine.setup import PreprocessOne
@@ -113,6 +114,7 @@ def evaluate_checkpoint(
     device: str | None = None,
     progress: bool = True,
     coco_instances: str | None = None,
+    skip_bad_images: bool = False,
 ) -> EvalResult:
     """Evaluate a checkpoint on a test split with the official metrics.
 
@@ -130,12 +132,16 @@ def evaluate_checkpoint(
         device: ``cpu``, ``cuda``, ... (default: CUDA when available).
         progress: show a progress bar.
         coco_instances: override ``data.coco_instances`` (official V-COCO layout).
+        skip_bad_images: leave out (and list) test images that cannot be decoded; they count as
+            images without predictions.
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model, cfg = load_model(checkpoint, device)
     cfg = _with_test_inputs(cfg, annotations, detections, image_root)
     if coco_instances:
         cfg = replace(cfg, data=replace(cfg.data, coco_instances=coco_instances))
+    if skip_bad_images:
+        cfg = replace(cfg, data=replace(cfg.data, skip_bad_images=True))
     name = dataset or cfg.data.dataset
     from clhoi.data.registry import dataset_names
 
@@ -172,6 +178,8 @@ def eval_loader(
         use_cache = bool(cfg.data.cache_dir) and (Path(cfg.data.cache_dir) / "test" / "meta.json").is_file()
     cache = open_cache(cfg, "test") if use_cache else None
     dets = None if cache is not None else read_detections(cfg, "test")
+    if cache is None:  # the images are decoded
+        names = keep_readable(split_image_root(cfg, "test"), names, cfg.data.skip_bad_images)
     dataset = HOIDataset(names, split_image_root(cfg, "test"), detections=dets, cache=cache,
                          transform=PreprocessOne(model.encoders.image_processor, cfg.model.image_size))
     if len(dataset) == 0:

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from clhoi.data.images import image_problem, skipped
 from clhoi.data.labels import load_rgb
 from clhoi.engine.checkpoint import load_model
 from clhoi.engine.sources import InputError, eval_label_set
@@ -74,6 +75,7 @@ def predict(
     threshold: float | None = None,
     top_k: int | None = None,
     device: str | None = None,
+    skip_bad_images: bool = False,
 ) -> list[ImagePrediction]:
     """Detect HOIs in images with a trained checkpoint.
 
@@ -89,9 +91,12 @@ def predict(
         threshold: keep triplets scoring at least this (default ``eval.predict_threshold``).
         top_k: keep at most this many triplets per image (default ``eval.predict_top_k``).
         device: default CUDA when available.
+        skip_bad_images: leave out (and list in ``clhoi.data.images.skipped``) image files that
+            cannot be decoded, instead of stopping at the first.
 
     Returns:
-        one :class:`ImagePrediction` per image, in input order.
+        one :class:`ImagePrediction` per image, in input order. Two inputs with the same
+        file name (``a/x.jpg``, ``b/x.jpg``) write ``x.json`` and ``x-2.json``: none is overwritten.
     """
     paths = [Path(p) for p in images]
     for p in paths:
@@ -110,14 +115,19 @@ def predict(
     from clhoi.viz import draw_attention, draw_predictions
 
     results = []
-    for path in paths:
+    stems = unique_stems(paths)
+    for path, name in zip(paths, stems):
+        problem = image_problem(path) if skip_bad_images else None
+        if problem is not None:
+            skipped.append((str(path), problem))
+            continue
         image = load_rgb(path)
         det = detect(path, image).to(device)
         with torch.no_grad():
             output = model([det], pixel_values=model.preprocess([image]).to(device), return_attention=attention)
         pred = post(output, [det], [path.name], text, label_set)[0]
         triplets = triplets_json(pred, label_set)
-        stem = out / path.stem
+        stem = out / name
         json_path, png_path = stem.with_suffix(".json"), stem.with_suffix(".png")
         json_path.write_text(json.dumps({"image": str(path), "label_set": label_set.name, "triplets": triplets},
                                         indent=2), encoding="utf-8")
@@ -131,11 +141,25 @@ def predict(
             row = sel.nonzero()
             if row.numel():
                 att = output.attentions["visual"][int(row[0, 0])]
-                att_path = out / f"{path.stem}_attention.png"
+                att_path = out / f"{name}_attention.png"
                 boxes = pred.boxes[[h] + ([o] if o >= 0 else [])]
                 draw_attention(image, att, model.grid, boxes=boxes).save(att_path)
         results.append(ImagePrediction(path, pred, triplets, json_path, png_path, att_path))
     return results
+
+
+def unique_stems(paths: list[Path]) -> list[str]:
+    """Output names per input: the file stem, with ``-2``, ``-3``, ... for a stem seen before (case-blind)."""
+    used: set[str] = set()
+    out = []
+    for p in paths:
+        name, k = p.stem, 1
+        while name.lower() in used:
+            k += 1
+            name = f"{p.stem}-{k}"
+        used.add(name.lower())
+        out.append(name)
+    return out
 
 
 def _detections_source(cfg: Any, detections: str | Path | None, device: str):

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from clhoi.config import ExperimentConfig
+from clhoi.data.images import keep_readable
 from clhoi.data.labels import HOIDataset, select_training_records
 from clhoi.engine.sources import (
     InputError,
@@ -96,6 +97,9 @@ def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
     supervised = w.supervised != 0
     if supervised and cfg.supervision != "full":
         raise InputError("loss.supervised is non-zero in an annotation-free run; set supervision=full or loss.supervised=0")
+    if cfg.supervision == "full" and cfg.train.epochs > 0 and not cfg.data.train_annotations:
+        raise InputError("supervision=full needs ground truth: set data.train_annotations=FILE, or use "
+                         "supervision=annotation_free")
     if not distill and not supervised:
         raise InputError("every loss weight is 0; set at least one of loss.context/i2t/t2i/soft_relation/supervised")
     needs_data = cfg.train.epochs > 0
@@ -126,6 +130,8 @@ def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
         dets = None if cache is not None else read_detections(cfg, "train")
         needs_union = w.soft_relation != 0
         union_cached = cache is not None and bool(cache.meta.get("union_crops"))
+        if cache is None or (needs_union and not union_cached):  # the images are decoded during training
+            names = keep_readable(cfg.data.image_root, names, cfg.data.skip_bad_images)
         dataset = HOIDataset(
             names,
             image_root=cfg.data.image_root,

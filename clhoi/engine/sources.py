@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from clhoi.config import ExperimentConfig
+from clhoi.data.images import check_image_names
 from clhoi.engine.feature_store import CacheError, FeatureCache
 from clhoi.labelset import LabelSet
 from clhoi.structures import Detections, ImageAnnotation, LabelRecord
@@ -36,6 +37,7 @@ def read_label_records(cfg: ExperimentConfig) -> list[LabelRecord]:
 
     path = _need(cfg.data.labels, "the teacher label file", "data.labels")
     records = read_labels(path)
+    check_image_names((r.image for r in records), str(path))
     if not records:
         raise InputError(f"the teacher label file {path} is empty; run `clhoi label` first")
     return records
@@ -57,6 +59,7 @@ def read_ground_truth(dataset: str, path: str, key: str, coco_instances: str = "
     images = spec.read_annotations(p, instances)
     if not images:
         raise InputError(f"the annotation file {p} holds no images")
+    check_image_names((a.file_name for a in images), str(p))
     return images
 
 
@@ -76,6 +79,7 @@ def read_detections(cfg: ExperimentConfig, split: str) -> dict[str, Detections]:
                          f"`clhoi cache CONFIG --split {split}` (it runs detector.model) and set data.cache_dir")
     p = _need(getattr(cfg.data, f"detections_{split}"), "the detections file", key)
     dets = load_detections(p)
+    check_image_names(dets, str(p))
     if not dets:
         raise InputError(f"the detections file {p} is empty")
     d = cfg.detector
