@@ -17,10 +17,12 @@ torch).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -205,6 +207,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping of sections")
         data = loaded or {}
+        # a run's saved config: relative paths start from its folder; clhoi:// anywhere
+        base = path.parent if text.startswith(RUN_CONFIG_HEADER) else None
+        data = map_paths(data, lambda v, name: resolve_path(v, base, name))
     try:
         cfg = from_dict(ExperimentConfig, data)
     except ConfigError as e:
@@ -214,6 +219,94 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 def save_config(cfg: Any, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------- paths that travel
+RUN_CONFIG_HEADER = "# clhoi run config: relative paths start from this file's folder\n"
+"""First line of a run's saved config; :func:`load_config` then resolves its relative paths against the file."""
+
+PACKAGE_SCHEME = "clhoi://"
+"""Prefix of a path inside the installed ``clhoi`` package (``clhoi://sandbox/assets/clip``)."""
+
+PATH_FIELDS = (
+    "output_dir", "data.image_root", "data.test_image_root", "data.train_annotations", "data.test_annotations",
+    "data.coco_instances", "data.labels", "data.detections_train", "data.detections_test", "data.cache_dir",
+    "teacher.captions_file", "teacher.image_list",
+)
+"""Config keys that always hold a file or folder."""
+
+NAME_FIELDS = ("model.clip", "model.qformer", "detector.model", "teacher.model", "teacher.parser",
+               "teacher.prompt_caption", "teacher.prompt_parse")
+"""Config keys holding a Hugging Face id (or another name) or a local path; only existing paths are rewritten."""
+
+
+def package_root() -> Path:
+    """The folder of the installed ``clhoi`` package."""
+    return Path(__file__).resolve().parent
+
+
+def resolve_path(value: str, base: str | Path | None = None, name: bool = False) -> str:
+    """A config path as the file system sees it.
+
+    ``clhoi://x`` is ``x`` inside the installed package; a relative path is
+    taken from ``base`` (when given). With ``name=True`` the value may be a
+    Hugging Face id: a relative value is rewritten only when ``base / value`` exists.
+    """
+    if not value:
+        return value
+    if value.startswith(PACKAGE_SCHEME):
+        return str(package_root() / value[len(PACKAGE_SCHEME):])
+    if base is None or Path(value).is_absolute():
+        return value
+    candidate = Path(base) / value
+    if name and not candidate.exists():
+        return value
+    return os.path.normpath(candidate)
+
+
+def portable_path(value: str, base: str | Path, roots: tuple[str | Path, ...] = (), name: bool = False) -> str:
+    """The form of a path written into a saved config that lives in folder ``base``.
+
+    Paths inside one of ``roots`` (the run directory) are written relative to
+    ``base`` and travel with it; paths inside the installed package become
+    ``clhoi://...``; other paths become absolute. With ``name=True`` a value
+    that is not an existing path (a Hugging Face id) is kept as it is.
+    """
+    if not value or value.startswith(PACKAGE_SCHEME) or (name and not Path(value).exists()):
+        return value
+    full = Path(os.path.abspath(value))
+    if full.resolve().is_relative_to(package_root()):
+        return PACKAGE_SCHEME + full.resolve().relative_to(package_root()).as_posix()
+    if any(full.is_relative_to(os.path.abspath(r)) for r in roots):
+        return Path(os.path.relpath(full, os.path.abspath(base))).as_posix()
+    return str(full)
+
+
+def map_paths(data: dict[str, Any], fn: Any) -> dict[str, Any]:
+    """Apply ``fn(value, name: bool)`` to every path / name field of a plain-data experiment config."""
+    out = copy.deepcopy(data)
+    for keys, is_name in ((PATH_FIELDS, False), (NAME_FIELDS, True)):
+        for key in keys:
+            *parents, leaf = key.split(".")
+            node = out
+            for p in parents:
+                node = node.get(p) if isinstance(node, dict) else None
+            if isinstance(node, dict) and isinstance(node.get(leaf), str):
+                node[leaf] = fn(node[leaf], is_name)
+    return out
+
+
+def save_run_config(cfg: Any, path: str | Path, roots: tuple[str | Path, ...] = ()) -> None:
+    """Write a run's config so that the run folder can be moved or copied anywhere.
+
+    Paths inside ``roots`` (the run directory) are stored relative to the
+    file's folder, package files as ``clhoi://``, other paths absolute; the
+    file starts with :data:`RUN_CONFIG_HEADER` so that :func:`load_config`
+    resolves them against wherever the file is now.
+    """
+    path = Path(path)
+    data = map_paths(to_dict(cfg), lambda v, name: portable_path(v, path.parent, roots, name))
+    path.write_text(RUN_CONFIG_HEADER + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 def config_hash(cfg: Any) -> str:

@@ -7,6 +7,8 @@ features, this object scores them against the text embeddings of a
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -154,3 +156,22 @@ class PostProcess:
             classes=cls[order].long(),
             scores=val[order].float(),
         )
+
+
+def triplet_records(pred: Predictions, label_set: LabelSet) -> list[dict[str, Any]]:
+    """Readable triplets of one image: boxes (xyxy pixels), object name, interaction name, score; best first."""
+    from clhoi.vocab import COCO_CLASSES
+
+    out = []
+    for (h, o), c, s in zip(pred.pairs.tolist(), pred.classes.tolist(), pred.scores.tolist()):
+        out.append({
+            "human_box": [round(v, 2) for v in pred.boxes[h].tolist()],
+            "object_box": [round(v, 2) for v in pred.boxes[o].tolist()] if o >= 0 else None,
+            "object": COCO_CLASSES[int(pred.labels[o])] if o >= 0 else None,
+            "interaction": label_set.names[c],
+            "class_index": c,
+            "score": round(float(s), 4),
+            "human_idx": h,
+            "object_idx": o,
+        })
+    return out

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from clhoi.structures import Detections
+from clhoi.tensor_files import save_tensors
 from clhoi.vocab import COCO_CLASSES, coco_index
 
 META_KEY = "clhoi.detections"
@@ -62,7 +62,7 @@ def save_detections(path: str | Path, detections: dict[str, Detections]) -> None
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = _arrays(detections)
     if path.suffix == ".safetensors":
-        save_file(arrays, str(path), metadata={META_KEY: _meta(detections)})
+        save_tensors(arrays, path, metadata={META_KEY: _meta(detections)})  # atomic, the user's file mode
     else:
         np.savez(path, __meta__=np.array(_meta(detections)), **{k: v.numpy() for k, v in arrays.items()})
 

@@ -31,12 +31,14 @@ from clhoi.engine.sources import (
     InputError,
     cache_dir,
     cache_key,
+    key_differences,
     read_detections,
     read_ground_truth,
     read_label_records,
     split_image_root,
 )
 from clhoi.engine.step import embed_crops
+from clhoi.models.student import fingerprint
 from clhoi.structures import Detections
 
 CacheCallback = Callable[[int, int], None]
@@ -102,12 +104,17 @@ def build_cache(
     if union_crops is None:
         union_crops = split == "train" and cfg.loss.soft_relation != 0
     directory = cache_dir(cfg, split)
-    key = cache_key(cfg, split)
+    if model is None:
+        from clhoi.models.student import build_student
+
+        model = build_student(cfg.model)
+    clip = fingerprint(model.encoders.clip)
+    key = cache_key(cfg, split, clip)
     names = list(dict.fromkeys(split_images(cfg, split)))
     root = split_image_root(cfg, split)
     names = keep_readable(root, names, cfg.data.skip_bad_images)  # --skip-bad-images
     detections: dict[str, Detections] | None = None
-    if key["detections_file"]:
+    if key["detections"]:
         detections = read_detections(cfg, split)
         missing = [n for n in names if n not in detections]
         if missing:
@@ -117,7 +124,7 @@ def build_cache(
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / "meta.json").exists():
         meta = read_meta(directory)
-        if meta.get("key") != key or meta.get("union_crops") != union_crops:
+        if key_differences(meta.get("key", {}), cfg, split, clip) or meta.get("union_crops") != union_crops:
             raise CacheError(f"{directory} holds a cache made with other settings; delete it or set another "
                              f"data.cache_dir")
     from clhoi.engine.setup import run_provenance
@@ -131,10 +138,6 @@ def build_cache(
     done = set(FeatureCache(directory))
     todo = [n for n in names if n not in done]
     next_shard = len(finished_shards(directory))
-    if model is None:
-        from clhoi.models.student import build_student
-
-        model = build_student(cfg.model)
     model.eval()
     device = next(model.parameters()).device
     detector = None

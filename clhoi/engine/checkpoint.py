@@ -2,11 +2,15 @@
 
 A checkpoint is a directory::
 
-    config.yaml          the full ExperimentConfig (clhoi.config.save_config)
-    model.safetensors    the student's state dict
-    clip/, qformer/      architecture files of the frozen parts (``CLHOI.save_pretrained``)
+    config.yaml          the full ExperimentConfig (clhoi.config.save_run_config): paths inside the
+                         run directory relative to this file, so the run can be moved or copied
+    config.json          the model config + names and fingerprints of the frozen CLIP / Q-Former
+    model.safetensors    the trained parameters only (``CLHOI.save_pretrained``)
+    README.md            the Hugging Face model card
     provenance.json      where it came from (code version, config hash, teacher, ...)
     trainer_state.pt     resumable state: optimizer, scheduler, RNG, epoch, step (training only)
+
+The frozen parts are loaded by name when the checkpoint is (``CLHOI.from_pretrained``).
 
 It is written into a hidden temporary directory beside the target and renamed
 into place, so a run killed while saving leaves the previous checkpoint intact.
@@ -24,16 +28,19 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from safetensors.torch import load_model as _load_safetensors_model
 from safetensors.torch import save_model as _save_safetensors_model
 from torch import nn
 
-from clhoi.config import ConfigError, ExperimentConfig, load_config, save_config, to_dict
+from clhoi.config import ConfigError, ExperimentConfig, load_config, save_run_config, to_dict
+from clhoi.tensor_files import default_file_mode
 
 CONFIG_FILE = "config.yaml"
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "trainer_state.pt"
 PROVENANCE_FILE = "provenance.json"
+HUB_CONFIG_FILE = "config.json"
 
 
 class CheckpointError(ValueError):
@@ -120,11 +127,13 @@ def save_checkpoint(
     clean_stale_temporaries(final)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    if hasattr(model, "save_pretrained"):  # the student: weights + CLIP / Q-Former architecture files
+    if hasattr(model, "save_pretrained"):  # the student: trained weights + config.json naming the frozen parts
         model.save_pretrained(tmp)
     else:
         _save_safetensors_model(model, str(tmp / MODEL_FILE))
-    save_config(cfg, tmp / CONFIG_FILE)  # the full experiment config (the model reads its ``model:`` section)
+        os.chmod(tmp / MODEL_FILE, default_file_mode())
+    # the full experiment config; paths inside the run directory are written relative to the checkpoint
+    save_run_config(cfg, tmp / CONFIG_FILE, roots=(cfg.output_dir, final))
     (tmp / PROVENANCE_FILE).write_text(json.dumps(provenance or {}, indent=2, default=str), encoding="utf-8")
     if state is not None:
         torch.save(state.__dict__, tmp / STATE_FILE)
@@ -219,11 +228,19 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     path = resolve_checkpoint(path)
     check_safetensors(path / MODEL_FILE, "the checkpoint's weights")
     try:
-        missing, unexpected = _load_safetensors_model(model, str(path / MODEL_FILE), strict=False)
+        if hasattr(model, "load_trained_state"):  # the student: frozen parts are not in the file
+            if (path / HUB_CONFIG_FILE).is_file():
+                frozen = json.loads((path / HUB_CONFIG_FILE).read_text(encoding="utf-8")).get("frozen", {})
+                model.check_frozen_parts(frozen, path)
+            missing, unexpected = model.load_trained_state(load_file(str(path / MODEL_FILE)))
+        else:
+            missing, unexpected = _load_safetensors_model(model, str(path / MODEL_FILE), strict=False)
     except RuntimeError as e:
         raise CheckpointError(
             f"checkpoint {path} does not match the model config (shapes differ): {str(e)[:400]}"
         ) from None
+    except ValueError as e:  # a frozen part with another fingerprint
+        raise CheckpointError(str(e)) from None
     if missing or unexpected:
         raise CheckpointError(
             f"checkpoint {path} does not match the model config: missing {sorted(missing)[:5]}, "
@@ -303,7 +320,8 @@ def config_differences(a: ExperimentConfig, b: ExperimentConfig, sections: tuple
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ExperimentConfig]:
-    """Build the student from a checkpoint's own files (nothing is downloaded) and load its weights.
+    """Build the student from a checkpoint: the frozen CLIP / Q-Former by the names its ``config.json``
+    records (as a training run loads them; fingerprints checked), then its trained weights.
 
     Returns:
         ``(model in eval mode on device, the checkpoint's ExperimentConfig)``.
@@ -316,5 +334,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     try:
         model = CLHOI.from_pretrained(path)
     except (ValueError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {path} does not match its config.yaml: {str(e)[:400]}") from None
+        raise CheckpointError(f"checkpoint {path}: {str(e)[:400]}") from None
+    except OSError as e:  # a frozen part that cannot be found or downloaded
+        raise CheckpointError(f"checkpoint {path}: cannot load a frozen part ({str(e).splitlines()[0][:300]}); "
+                              "with no internet, download it once into the Hugging Face cache") from None
     return model.to(device).eval(), cfg

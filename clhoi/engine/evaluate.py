@@ -176,7 +176,9 @@ def eval_loader(
     """A loader over the test images, from the feature cache or the detections file."""
     if use_cache is None:
         use_cache = bool(cfg.data.cache_dir) and (Path(cfg.data.cache_dir) / "test" / "meta.json").is_file()
-    cache = open_cache(cfg, "test") if use_cache else None
+    from clhoi.models.student import fingerprint
+
+    cache = open_cache(cfg, "test", fingerprint(model.encoders.clip)) if use_cache else None
     dets = None if cache is not None else read_detections(cfg, "test")
     if cache is None:  # the images are decoded
         names = keep_readable(split_image_root(cfg, "test"), names, cfg.data.skip_bad_images)

@@ -26,10 +26,10 @@ from typing import Any
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from clhoi.data.labels import CachedImage
 from clhoi.structures import Detections
+from clhoi.tensor_files import save_tensors
 
 META_FILE = "meta.json"
 FORMAT_VERSION = 1
@@ -60,9 +60,7 @@ def write_shard(path: Path, items: list[tuple[str, CachedImage]], metadata: dict
             tensors[f"{k}.union_embeddings"] = item.union_embeddings.detach().cpu().contiguous()
         sizes.append(list(d.image_size) if d.image_size is not None else None)
     meta = {"files": json.dumps([name for name, _ in items]), "sizes": json.dumps(sizes), **(metadata or {})}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    save_tensors(tensors, path, metadata=meta)  # atomic, with the user's file mode
 
 
 def read_meta(directory: str | Path) -> dict[str, Any]:

@@ -21,9 +21,8 @@ from clhoi.data.labels import load_rgb
 from clhoi.engine.checkpoint import load_model
 from clhoi.engine.sources import InputError, eval_label_set
 from clhoi.labelset import LabelSet
-from clhoi.postprocess import PostProcess
+from clhoi.postprocess import PostProcess, triplet_records
 from clhoi.structures import Detections, Predictions
-from clhoi.vocab import COCO_CLASSES
 
 
 @dataclass
@@ -49,19 +48,7 @@ class ImagePrediction:
 
 def triplets_json(pred: Predictions, label_set: LabelSet) -> list[dict[str, Any]]:
     """Readable triplets: boxes (xyxy pixels), object name, interaction name, score; best first."""
-    out = []
-    for (h, o), c, s in zip(pred.pairs.tolist(), pred.classes.tolist(), pred.scores.tolist()):
-        out.append({
-            "human_box": [round(v, 2) for v in pred.boxes[h].tolist()],
-            "object_box": [round(v, 2) for v in pred.boxes[o].tolist()] if o >= 0 else None,
-            "object": COCO_CLASSES[int(pred.labels[o])] if o >= 0 else None,
-            "interaction": label_set.names[c],
-            "class_index": c,
-            "score": round(float(s), 4),
-            "human_idx": h,
-            "object_idx": o,
-        })
-    return out
+    return triplet_records(pred, label_set)
 
 
 def predict(
@@ -146,6 +133,50 @@ def predict(
                 draw_attention(image, att, model.grid, boxes=boxes).save(att_path)
         results.append(ImagePrediction(path, pred, triplets, json_path, png_path, att_path))
     return results
+
+
+def load_for_inference(checkpoint: str | Path, device: str | None = None, detector: str | bool | None = True) -> Any:
+    """A trained student ready for ``model.predict(image, verbs=[...])``, in memory.
+
+    ``checkpoint`` is a ``clhoi train`` checkpoint directory, a ``save_pretrained``
+    folder or a Hugging Face Hub id. A train checkpoint also sets
+    ``model.label_set`` (its dataset's classes, the default of ``predict``).
+    ``detector=True`` attaches the checkpoint's ``detector.model`` when it can
+    be loaded (a local folder or a Hub id that is cached or reachable) and
+    ``None`` otherwise; a string names another detector; ``False`` attaches
+    none. Without a detector, ``predict`` needs ``detections=``.
+    """
+    from clhoi.detect.config import DetectorConfig
+    from clhoi.detect.detector import Detector
+    from clhoi.engine.checkpoint import CheckpointError
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    path = Path(checkpoint)
+    det_cfg = DetectorConfig()
+    label_set = None
+    if (path / "config.yaml").is_file():  # a train checkpoint: the experiment config says more
+        model, cfg = load_model(path, device)
+        det_cfg = cfg.detector
+        label_set = eval_label_set(cfg)
+    else:
+        from clhoi.models.student import CLHOI
+
+        try:
+            model = CLHOI.from_pretrained(str(checkpoint), map_location=device).eval()
+        except (ValueError, RuntimeError) as e:
+            raise CheckpointError(f"{checkpoint}: {str(e)[:400]}") from None
+        if detector is True:
+            detector = None  # a bare model folder names no detector
+    model.label_set = label_set
+    model.detector = None
+    name = det_cfg.model if detector is True else detector
+    if isinstance(name, str) and name:
+        try:
+            model.detector = Detector.from_pretrained(name, det_cfg, device)
+        except (OSError, ValueError, ImportError):
+            if detector is not True:
+                raise  # a detector the caller asked for by name must load
+    return model
 
 
 def unique_stems(paths: list[Path]) -> list[str]:

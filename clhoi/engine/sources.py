@@ -6,6 +6,7 @@ ground truth, detections files, the feature cache and the label set scored.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -110,21 +111,63 @@ def image_size(path: Path) -> tuple[int, int]:
         return im.height, im.width
 
 
-def cache_key(cfg: ExperimentConfig, split: str) -> dict[str, Any]:
-    """What the cached features depend on; a cache made with another key is refused."""
+def cache_key(cfg: ExperimentConfig, split: str, clip: str | None = None) -> dict[str, Any]:
+    """What the cached features depend on; a cache made with another key is refused.
+
+    The inputs enter by content, not by path, so a moved or copied cache,
+    detections file or CLIP folder is still recognised: ``clip`` is the
+    fingerprint of the frozen CLIP's parameters (``clhoi.models.student.fingerprint``;
+    ``None`` = not compared), ``detections`` the SHA-256 of the detections file.
+    """
     m, d = cfg.model, cfg.detector
+    detections = cfg.data.detections_train if split == "train" else cfg.data.detections_test
     return {
         "split": split,
         "dataset": cfg.data.dataset,
-        "clip": m.clip,
+        "clip": clip,
         "clip_feature_layer": m.clip_feature_layer,
         "image_size": m.image_size,
-        "detector": d.model,
+        "detector": "" if detections else d.model,  # the detector ran only without a detections file
         "score_threshold": d.score_threshold,
         "nms_threshold": d.nms_threshold,
         "limits": [d.min_humans, d.max_humans, d.min_objects, d.max_objects],
-        "detections_file": cfg.data.detections_train if split == "train" else cfg.data.detections_test,
+        "detections": file_fingerprint(_need(detections, "the detections file", f"data.detections_{split}"))
+        if detections else "",
     }
+
+
+def key_differences(have: dict[str, Any], cfg: ExperimentConfig, split: str, clip: str | None) -> list[str]:
+    """``key: cache has ..., config has ...`` for every setting a cache was made with that differs."""
+    if "detections_file" in have:  # a cache of clhoi 0.1, keyed on paths: still accepted when they match
+        m, d = cfg.model, cfg.detector
+        want: dict[str, Any] = {
+            "split": split, "dataset": cfg.data.dataset, "clip": m.clip, "clip_feature_layer": m.clip_feature_layer,
+            "image_size": m.image_size, "detector": d.model, "score_threshold": d.score_threshold,
+            "nms_threshold": d.nms_threshold, "limits": [d.min_humans, d.max_humans, d.min_objects, d.max_objects],
+            "detections_file": cfg.data.detections_train if split == "train" else cfg.data.detections_test,
+        }
+    else:
+        want = cache_key(cfg, split, clip)
+        if clip is None:
+            want.pop("clip")
+    return [f"{k}: cache has {have.get(k)!r}, config has {v!r}" for k, v in want.items() if have.get(k) != v]
+
+
+_FINGERPRINTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """``sha256:`` of a file's bytes (remembered per path, size and modification time in this process)."""
+    p = Path(path)
+    st = p.stat()
+    memo = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if memo not in _FINGERPRINTS:
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                h.update(block)
+        _FINGERPRINTS[memo] = "sha256:" + h.hexdigest()
+    return _FINGERPRINTS[memo]
 
 
 def cache_dir(cfg: ExperimentConfig, split: str) -> Path:
@@ -135,8 +178,9 @@ def cache_dir(cfg: ExperimentConfig, split: str) -> Path:
     return Path(cfg.data.cache_dir) / split
 
 
-def open_cache(cfg: ExperimentConfig, split: str) -> FeatureCache:
-    """The feature cache of ``split``, checked against the config.
+def open_cache(cfg: ExperimentConfig, split: str, clip: str | None = None) -> FeatureCache:
+    """The feature cache of ``split``, checked against the config (and the frozen CLIP's
+    fingerprint ``clip``, when given).
 
     Raises:
         CacheError: missing, made with other settings, or unfinished.
@@ -146,8 +190,7 @@ def open_cache(cfg: ExperimentConfig, split: str) -> FeatureCache:
         raise CacheError(f"data.cache_dir is set but the {split} split is not cached in {directory}; run "
                          f"`clhoi cache CONFIG --split {split}` or clear data.cache_dir")
     cache = FeatureCache(directory)
-    want, have = cache_key(cfg, split), cache.meta.get("key", {})
-    diff = [f"{k}: cache has {have.get(k)!r}, config has {v!r}" for k, v in want.items() if have.get(k) != v]
+    diff = key_differences(cache.meta.get("key", {}), cfg, split, clip)
     if diff:
         raise CacheError(f"the feature cache {directory} was made with other settings ({'; '.join(diff)}); "
                          f"rebuild it with `clhoi cache CONFIG --split {split}` or point data.cache_dir elsewhere")

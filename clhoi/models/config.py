@@ -96,6 +96,14 @@ class ModelConfig:
                 raise ValueError(f"model.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        for name in ("image_size", "num_context_queries", "box_embed_dim", "hidden_dim", "num_heads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("num_spatial_layers", "num_cooperative_layers"):
+            if getattr(self, name, 0) < 0:
+                raise ValueError(f"model.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
         if self.hidden_dim % self.num_heads:
             raise ValueError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads}")
         if self.hidden_dim % 4:

@@ -1,13 +1,17 @@
 """The assembled CL-HOI student: CLIP -> VLT -> pairs -> ICN -> interaction features.
 
-``build_student(cfg)`` loads CLIP and the Q-Former by name or path;
-``CLHOI.save_pretrained(dir)`` / ``CLHOI.from_pretrained(dir)`` round-trip a
-self-contained checkpoint (``config.yaml`` + ``model.safetensors`` + the CLIP
-and Q-Former architecture files under ``clip/`` and ``qformer/``).
+``build_student(cfg)`` loads CLIP and the Q-Former by name or path.
+``CLHOI.save_pretrained(dir)`` / ``CLHOI.from_pretrained(dir or Hub id)`` /
+``push_to_hub`` (Hugging Face's ``PyTorchModelHubMixin``) round-trip a small
+checkpoint: ``config.json`` (the model config plus the names and fingerprints
+of the frozen CLIP / Q-Former) and ``model.safetensors`` (trained parameters
+only); loading fetches the frozen parts by name and checks their fingerprints.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,8 @@ from typing import Any
 import torch
 import yaml
 from PIL import Image
-from safetensors.torch import load_model, save_model
+from huggingface_hub import PyTorchModelHubMixin
+from safetensors.torch import load_file, load_model
 from torch import Tensor, nn
 
 from clhoi.models.config import ModelConfig
@@ -28,10 +33,17 @@ from clhoi.labelset import LabelSet, hoi_prompt, verb_prompt
 from clhoi.structures import Detections, StudentOutput
 
 CONFIG_FILE = "config.yaml"
+"""The model config of a clhoi 0.1 checkpoint (an engine checkpoint's full experiment config)."""
+HUB_CONFIG_FILE = "config.json"
+"""The model config, with the frozen parts' names and fingerprints (Hugging Face's file name)."""
 WEIGHTS_FILE = "model.safetensors"
+FORMAT_VERSION = 2
+"""2: only trained parameters stored, frozen parts loaded by name (1: clhoi 0.1, every weight)."""
+FROZEN_PREFIXES = {"clip": "encoders.clip.", "qformer": "vlt.qformer."}
 
 
-class CLHOI(nn.Module):
+class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit",
+            tags=["human-object-interaction", "cl-hoi"]):
     """The CL-HOI student (sections 3.1-3.3).
 
     Train/eval contract: ``forward`` returns one interaction feature per
@@ -194,43 +206,154 @@ class CLHOI(nn.Module):
         i = nn.functional.normalize(output.interaction, dim=-1)
         return i @ nn.functional.normalize(text_embeddings.to(i), dim=-1).T  # Eq. 17
 
+    # ------------------------------------------------------------------ in-memory inference
+    @torch.no_grad()
+    def predict(self, image: Image.Image, verbs: list[str] | None = None, detections: Detections | None = None,
+                label_set: LabelSet | None = None, threshold: float = 0.0, top_k: int | None = 20) -> list[dict[str, Any]]:
+        """HOI triplets in one PIL image, in memory (no file is read or written).
+
+        Args:
+            image: the photo.
+            verbs: score these verbs (open vocabulary); or
+            label_set: score these classes; default: ``self.label_set`` (set by
+                ``clhoi.load_model`` to the checkpoint's dataset), else HICO-DET's 600.
+            detections: boxes (xyxy pixels of ``image``), scores and COCO-80
+                labels; default: ``self.detector.detect([image])`` when a detector
+                is attached (``clhoi.load_model`` attaches the checkpoint's when it loads).
+            threshold: keep triplets scoring at least this (Eq. 18).
+            top_k: keep at most this many triplets, best first.
+
+        Returns:
+            dicts with ``human_box``, ``object_box``, ``object``, ``interaction``,
+            ``score`` (and indices), best first.
+        """
+        from clhoi.postprocess import PostProcess, triplet_records
+
+        if detections is None:
+            detector = getattr(self, "detector", None)
+            if detector is None:
+                raise ValueError("CLHOI.predict needs detections=Detections(...) (boxes xyxy in pixels, scores, "
+                                 "COCO-80 labels) or a model loaded with clhoi.load_model(..., detector=...)")
+            detections = detector.detect([image])[0]
+        if verbs:
+            label_set = LabelSet.verbs(list(verbs), self.config.verb_template)
+        label_set = label_set or getattr(self, "label_set", None) or LabelSet.hicodet(self.config.class_template)
+        device = self.out_proj.weight.device
+        det = detections.to(device)
+        if det.image_size is None:
+            det.image_size = (image.height, image.width)
+        was_training = self.training
+        self.eval()
+        try:
+            output = self([det], pixel_values=self.preprocess([image]).to(device))
+        finally:
+            self.train(was_training)
+        post = PostProcess(score_lambda=self.config.score_lambda, top_k=top_k, min_score=threshold)
+        pred = post(output, [det], ["image"], self.encode_label_set(label_set), label_set)[0]
+        return triplet_records(pred, label_set)
+
     # ------------------------------------------------------------------ save / load
     def trainable_parameters(self) -> list[nn.Parameter]:
         """The parameters an optimizer should get (frozen CLIP / Q-Former excluded)."""
         return [p for p in self.parameters() if p.requires_grad]
 
-    def save_pretrained(self, directory: str | Path) -> None:
-        """Write ``config.yaml``, ``model.safetensors`` and ``clip/``, ``qformer/`` architecture files."""
-        from clhoi.config import save_config
+    def frozen_parts(self) -> dict[str, nn.Module]:
+        """The frozen pretrained parts a checkpoint names instead of storing: ``clip``, ``qformer``."""
+        parts: dict[str, nn.Module] = {}
+        if self.encoders.frozen:
+            parts["clip"] = self.encoders.clip
+        if self.vlt is not None and self.vlt.frozen_qformer:
+            parts["qformer"] = self.vlt.qformer
+        return parts
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        save_config(self.config, directory / CONFIG_FILE)
-        self.encoders.save_architecture(directory / "clip")
-        if self.vlt is not None:
-            self.vlt.qformer.config.save_pretrained(directory / "qformer")
-        save_model(self, str(directory / WEIGHTS_FILE), metadata={"format": "pt", "clhoi": "CLHOI"})
+    def trained_state_dict(self) -> dict[str, Tensor]:
+        """The state dict without the frozen parts: what a checkpoint's ``model.safetensors`` holds."""
+        skip = tuple(FROZEN_PREFIXES[name] for name in self.frozen_parts())
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(skip)}
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write ``config.json`` (the model config, the frozen parts' names and fingerprints) and
+        ``model.safetensors`` (the trained parameters only). Called by ``save_pretrained`` /
+        ``push_to_hub`` of :class:`~huggingface_hub.PyTorchModelHubMixin`."""
+        from clhoi.config import portable_path, to_dict
+        from clhoi.tensor_files import save_tensors
+
+        directory = Path(save_directory)
+        data = to_dict(self.config)
+        for key in ("clip", "qformer"):  # package files as clhoi://..., local folders absolute, Hub ids as they are
+            data[key] = portable_path(data[key], directory, name=True)
+        frozen = {}
+        for name, part in self.frozen_parts().items():
+            frozen[name] = {"name": data[name], "fingerprint": fingerprint(part),
+                            "parameters": sum(p.numel() for p in part.parameters())}
+        meta = {"clhoi_format": FORMAT_VERSION, "frozen": frozen}
+        (directory / HUB_CONFIG_FILE).write_text(json.dumps({**data, **meta}, indent=2), encoding="utf-8")
+        tensors = {k: v.detach().cpu().clone().contiguous() for k, v in self.trained_state_dict().items()}
+        save_tensors(tensors, directory / WEIGHTS_FILE, metadata={"format": "pt", "clhoi": "CLHOI"})
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "CLHOI":
-        """Load a directory written by :meth:`save_pretrained` (or an engine checkpoint).
+    def _from_pretrained(cls, *, model_id: str, revision: str | None = None, cache_dir: str | Path | None = None,
+                         force_download: bool = False, local_files_only: bool = False, token: str | bool | None = None,
+                         map_location: str | torch.device = "cpu", clip: str | None = None,
+                         qformer: str | None = None, **kwargs: Any) -> "CLHOI":
+        """Load a checkpoint folder or Hub repository written by :meth:`save_pretrained`.
 
-        ``config.yaml`` may be a bare model config or a full experiment config
-        with a ``model:`` section. Nothing is downloaded.
+        The frozen parts are loaded by the names in ``config.json``
+        (``from_pretrained(name)``, as :func:`build_student` does) unless
+        ``clip`` / ``qformer`` name another copy; their fingerprints must
+        match the ones saved. Checkpoints of clhoi 0.1 (``config.yaml``, all
+        weights, ``clip/`` and ``qformer/`` architecture folders) load too.
         """
-        directory = Path(directory)
-        cfg = read_model_config(directory / CONFIG_FILE)
-        weights = directory / WEIGHTS_FILE
-        if not weights.is_file():
-            raise FileNotFoundError(f"{weights} does not exist; is {directory} a CL-HOI checkpoint?")
-        if not (directory / "clip").is_dir():
-            raise FileNotFoundError(f"{directory / 'clip'} does not exist; write checkpoints with CLHOI.save_pretrained")
-        model = _assemble(cfg, str(directory / "clip"), str(directory / "qformer"), weights=False)
-        missing, unexpected = load_model(model, str(weights), strict=False)
+        hub = dict(revision=revision, cache_dir=cache_dir, force_download=force_download,
+                   local_files_only=local_files_only, token=token)
+        config_file = _checkpoint_file(model_id, HUB_CONFIG_FILE, hub)
+        weights = _checkpoint_file(model_id, WEIGHTS_FILE, hub)
+        if weights is None:
+            raise FileNotFoundError(f"{model_id} has no {WEIGHTS_FILE}; is it a CL-HOI checkpoint?")
+        if config_file is None:  # clhoi 0.1: every weight stored, architectures in clip/ and qformer/
+            return _from_full_checkpoint(Path(model_id), weights).to(map_location)
+        cfg, frozen = read_hub_config(config_file)
+        sources = {"clip": clip or cfg.clip, "qformer": qformer or cfg.qformer}
+        model = _assemble(cfg, sources["clip"], sources["qformer"], weights=True)
+        model.check_frozen_parts(frozen, model_id, sources)
+        state = load_file(str(weights))
+        missing, unexpected = model.load_trained_state(state)
         if missing or unexpected:
-            raise ValueError(f"{weights} does not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+            raise ValueError(f"{weights} does not fit its config.json: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}")
         return model.to(map_location)
 
+    def check_frozen_parts(self, frozen: dict[str, Any], where: str | Path, sources: dict[str, str] | None = None) -> None:
+        """Refuse frozen parts whose fingerprints differ from a checkpoint's records (``config.json`` ``frozen``).
+
+        Raises:
+            ValueError: one line naming the part, both names and both fingerprints.
+        """
+        for name, part in self.frozen_parts().items():
+            saved = frozen.get(name)
+            if saved is None:
+                raise ValueError(f"{where}: the checkpoint stores no record of the frozen {name}; it was trained "
+                                 f"with model.freeze_{name}=false, load it with the same setting")
+            got = fingerprint(part)
+            if got != saved["fingerprint"]:
+                source = (sources or {}).get(name, getattr(self.config, name))
+                raise ValueError(
+                    f"{where}: the frozen {name} {source!r} (fingerprint {got[7:19]}) is not the one this checkpoint "
+                    f"was trained with ({saved['name']!r}, fingerprint {saved['fingerprint'][7:19]}); "
+                    f"load the matching weights ({name}=PATH)"
+                )
+
+    def load_trained_state(self, state: dict[str, Tensor]) -> tuple[list[str], list[str]]:
+        """Load trained parameters (a full state dict of an old checkpoint works too).
+
+        Returns:
+            ``(missing, unexpected)`` keys, both ignoring the frozen parts.
+        """
+        want = set(self.trained_state_dict())
+        skip = tuple(FROZEN_PREFIXES[name] for name in self.frozen_parts())
+        state = {k: v for k, v in state.items() if k in want or not k.startswith(skip)}
+        self.load_state_dict(state, strict=False)
+        return sorted(want - set(state)), sorted(set(state) - want)
 
 def read_model_config(path: str | Path) -> ModelConfig:
     """A :class:`ModelConfig` from a bare model YAML or an experiment YAML with a ``model:`` section."""
@@ -247,7 +370,72 @@ def read_model_config(path: str | Path) -> ModelConfig:
     return from_dict(ModelConfig, data, "model")
 
 
+def read_hub_config(path: str | Path) -> tuple[ModelConfig, dict[str, Any]]:
+    """The :class:`ModelConfig` and the frozen parts' records of a checkpoint's ``config.json``."""
+    from clhoi.config import from_dict, resolve_path
+
+    path = Path(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    version = data.pop("clhoi_format", None)
+    if version is None or version > FORMAT_VERSION:
+        raise ValueError(f"{path}: not a clhoi checkpoint config of format <= {FORMAT_VERSION} (got {version!r}); "
+                         "upgrade clhoi")
+    frozen = data.pop("frozen", {})
+    for key in ("clip", "qformer"):
+        data[key] = resolve_path(data[key], path.parent, name=True)
+    return from_dict(ModelConfig, data, "model"), frozen
+
+
+def fingerprint(module: nn.Module) -> str:
+    """``sha256:`` of a module's parameters (names, dtypes, shapes and bytes, in name order).
+
+    Memoised on the module: it is meant for frozen parts. A real ViT-B/16 CLIP
+    (150 M parameters) takes about a second.
+    """
+    cached = getattr(module, "_clhoi_fingerprint", None)
+    if cached is not None:
+        return cached
+    h = hashlib.sha256()
+    for name, p in sorted(module.named_parameters()):
+        t = p.detach().to("cpu").contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    value = "sha256:" + h.hexdigest()
+    module._clhoi_fingerprint = value  # type: ignore[assignment]
+    return value
+
+
+def _checkpoint_file(model_id: str, filename: str, hub: dict[str, Any]) -> Path | None:
+    """``filename`` of a local checkpoint folder, or downloaded from the Hub repository ``model_id``."""
+    if Path(model_id).is_dir():
+        local = Path(model_id) / filename
+        return local if local.is_file() else None
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(model_id, filename, **hub))
+    except EntryNotFoundError:
+        return None
+
+
+def _from_full_checkpoint(directory: Path, weights: Path) -> CLHOI:
+    """A clhoi 0.1 checkpoint: ``config.yaml``, every weight, CLIP / Q-Former architectures in ``clip/``, ``qformer/``."""
+    cfg = read_model_config(directory / CONFIG_FILE)
+    if not (directory / "clip").is_dir():
+        raise FileNotFoundError(f"{directory} has neither {HUB_CONFIG_FILE} nor a clip/ folder; "
+                                "write checkpoints with CLHOI.save_pretrained")
+    model = _assemble(cfg, str(directory / "clip"), str(directory / "qformer"), weights=False)
+    missing, unexpected = load_model(model, str(weights), strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{weights} does not fit the config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model
+
+
 def _assemble(cfg: ModelConfig, clip_source: str, qformer_source: str, weights: bool) -> CLHOI:
+    from clhoi.config import resolve_path
+
+    clip_source, qformer_source = resolve_path(clip_source, name=True), resolve_path(qformer_source, name=True)
     clip, tokenizer, processor = load_clip(clip_source, weights=weights)
     encoders = ClipEncoders(clip, tokenizer, processor, cfg.clip_feature_layer, frozen=cfg.freeze_clip)
     vlt = None

@@ -65,7 +65,7 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tiny_world, tmp_path, mo
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("killed while saving")
 
-    monkeypatch.setattr(ckpt_mod, "save_config", crash)
+    monkeypatch.setattr(ckpt_mod, "save_run_config", crash)
     with pytest.raises(KeyboardInterrupt):
         train(_cfg(tiny_world, tmp_path / "a", max_steps=2), resume=True, progress=False)
     monkeypatch.undo()
