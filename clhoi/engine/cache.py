@@ -137,7 +137,8 @@ def build_cache(
 
     done = set(FeatureCache(directory))
     todo = [n for n in names if n not in done]
-    next_shard = len(finished_shards(directory))
+    # after the highest shard: a deleted (damaged) shard in the middle is rebuilt without overwriting the next
+    next_shard = max((int(p.stem.split("-")[-1]) for p in finished_shards(directory)), default=-1) + 1
     model.eval()
     device = next(model.parameters()).device
     detector = None

@@ -68,7 +68,21 @@ def read_meta(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / META_FILE
     if not path.is_file():
         raise CacheError(f"{directory} is not a feature cache (no {META_FILE}); run `clhoi cache CONFIG --split ...`")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        meta = None
+    if not isinstance(meta, dict):
+        raise CacheError(f"{path} is damaged; delete the folder {directory} and rerun `clhoi cache` to rebuild it")
+    return meta
+
+
+def damaged_shard(path: Path, error: BaseException) -> CacheError:
+    """The error for an unreadable shard: its name and how to rebuild just that shard."""
+    text = str(error).strip().splitlines()
+    why = text[0][:120] if text else type(error).__name__
+    return CacheError(f"cache shard {path} is damaged ({why}); delete that file and rerun `clhoi cache` with the "
+                      "same settings: it rebuilds only the missing shard")
 
 
 def write_meta(directory: str | Path, meta: dict[str, Any]) -> None:
@@ -99,9 +113,13 @@ class FeatureCache(Mapping[str, CachedImage]):
         self.dtype = dtype
         self._index: dict[str, tuple[str, int, tuple[int, int] | None]] = {}
         for shard in finished_shards(self.directory):
-            with safe_open(str(shard), framework="pt") as f:
-                md = f.metadata() or {}
-            for k, (name, size) in enumerate(zip(json.loads(md["files"]), json.loads(md["sizes"]))):
+            try:
+                with safe_open(str(shard), framework="pt") as f:
+                    md = f.metadata() or {}
+                entries = list(zip(json.loads(md["files"]), json.loads(md["sizes"]), strict=True))
+            except Exception as e:  # noqa: BLE001 - SafetensorError, OSError, bad metadata: a damaged shard
+                raise damaged_shard(shard, e) from None
+            for k, (name, size) in enumerate(entries):
                 self._index[name] = (shard.name, k, tuple(size) if size else None)
 
     def __getitem__(self, name: str) -> CachedImage:
@@ -109,6 +127,14 @@ class FeatureCache(Mapping[str, CachedImage]):
             shard, k, size = self._index[name]
         except KeyError:
             raise KeyError(f"{name!r} is not in the feature cache {self.directory}; rerun `clhoi cache`") from None
+        try:
+            return self._read(shard, k, size)
+        except CacheError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a shard damaged after the cache was opened
+            raise damaged_shard(self.directory / shard, e) from None
+
+    def _read(self, shard: str, k: int, size: tuple[int, int] | None) -> CachedImage:
         with safe_open(str(self.directory / shard), framework="pt") as f:
             keys = set(f.keys())
 

@@ -168,3 +168,22 @@ def test_a_bug_exits_3_and_shows_the_traceback_only_with_v(monkeypatch):
     assert r.exit_code == 3 and "internal error" in r.output and "-v" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["-v", "eval", "anything"])
     assert r.exit_code == 3 and "Traceback" in r.output and "ZeroDivisionError: boom" in r.output
+
+
+def test_a_damaged_cache_shard_is_named_and_rebuilt_alone(tiny_world, tmp_path):
+    from clhoi.engine.cache import build_cache
+    from clhoi.engine.feature_store import CacheError, FeatureCache
+
+    cfg = replace(tiny_world, data=replace(tiny_world.data, cache_dir=str(tmp_path / "cache")))
+    out = build_cache(cfg, "test", shard_size=2)
+    shards = sorted(out.glob("shard-*.safetensors"))
+    assert len(shards) == 3
+    data = shards[1].read_bytes()
+    shards[1].write_bytes(data[: len(data) // 2])
+    with pytest.raises(CacheError, match=r"shard-00001.safetensors is damaged.*delete that file"):
+        FeatureCache(out)
+    shards[1].unlink()
+    build_cache(cfg, "test", shard_size=2)
+    cache = FeatureCache(out)
+    assert len(cache) == 6 and len(list(out.glob("shard-*.safetensors"))) == 3
+    assert all(cache[n].image_features.numel() for n in cache)
