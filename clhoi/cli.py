@@ -27,6 +27,28 @@ from typing import Annotated, Any, NoReturn, Optional
 import typer
 from typer.core import TyperGroup
 
+# options with a fixed set of values: real choices, listed by --help (a str Enum is a str)
+class Split(str, Enum):
+    train = "train"
+    test = "test"
+
+
+class CacheDtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+
+
+class Ablation(str, Enum):
+    chain = "chain"
+    losses = "losses"
+
+
+class ReportDataset(str, Enum):
+    hicodet = "hicodet"
+    vcoco = "vcoco"
+    sandbox = "sandbox"
+
+
 EXIT_RUN_FAILED = 1
 EXIT_USER_ERROR = 2
 EXIT_BUG = 3
@@ -83,11 +105,22 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    """``clhoi --version``: print the version and exit before any command runs."""
+    if value:
+        from clhoi import __version__
+
+        typer.echo(f"clhoi {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     verbose: Annotated[int, typer.Option(
         "--verbose", "-v", count=True, help="more output (repeat for more); shows the traceback of an internal error")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="less output: warnings and errors only")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="print the version and exit")] = False,
 ) -> None:
     """CL-HOI: human-object interaction detection distilled from vision large language models."""
     from clhoi import _verbosity
@@ -132,7 +165,7 @@ def check_annotations_command(
                                               "vcoco_test.json or test_vcoco.json")],
     dataset: Annotated[str, typer.Option(help="hicodet | vcoco")] = "hicodet",
     coco_instances: Annotated[Optional[Path], typer.Option(help="COCO instances file (official V-COCO layout)")] = None,
-    split: Annotated[Optional[str], typer.Option(help="train | test, for an anno_bbox.mat file")] = None,
+    split: Annotated[Optional[Split], typer.Option(help="for an anno_bbox.mat file")] = None,
     skip_invalid: Annotated[bool, typer.Option("--skip-invalid", help="count malformed HICO-DET records, not fail")] = False,
     image_list: Annotated[Optional[Path], typer.Option(
         help="write the file names of the images with interactions here, one per line (for `clhoi label "
@@ -142,7 +175,7 @@ def check_annotations_command(
     from clhoi.data.summary import summarize_annotations
 
     try:
-        summary = summarize_annotations(dataset, path, coco_instances, split, skip_invalid)
+        summary = summarize_annotations(dataset, path, coco_instances, split.value if split else None, skip_invalid)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
     typer.echo("\n".join(summary.lines()))
@@ -157,7 +190,7 @@ def check_annotations_command(
 def teacher_report_command(
     labels: Annotated[list[Path], typer.Argument(help="labels.jsonl file(s); several give a side-by-side table")],
     annotations: Annotated[Path, typer.Option(help="the dataset's ground-truth annotation file")],
-    dataset: Annotated[str, typer.Option(help="hicodet | vcoco | sandbox")] = "hicodet",
+    dataset: Annotated[ReportDataset, typer.Option(help="the annotations' dataset")] = ReportDataset.hicodet,
     out: Annotated[Path, typer.Option(help="folder for teacher_report.json and the PNG chart")] = Path(
         "teacher_report"
     ),
@@ -175,7 +208,7 @@ def teacher_report_command(
     if top < 1:
         fail("--top must be at least 1")
     try:
-        report, json_path, png_path = teacher_report(labels, dataset, annotations, out, name, top_n=top,
+        report, json_path, png_path = teacher_report(labels, dataset.value, annotations, out, name, top_n=top,
                                                      coco_instances=coco_instances)
     except (FileNotFoundError, ValueError) as e:
         fail(str(e))
@@ -345,11 +378,11 @@ def train_command(
 def cache_command(
     config: Annotated[Path, typer.Argument(help="experiment YAML; data.cache_dir says where the cache goes")],
     overrides: Annotated[Optional[list[str]], typer.Argument(help="key.sub=value overrides")] = None,
-    split: Annotated[str, typer.Option(help="train | test")] = "train",
+    split: Annotated[Split, typer.Option(help="the split to cache")] = Split.train,
     shard_size: Annotated[int, typer.Option(help="images per shard (the unit of resumption)")] = 256,
     union_crops: Annotated[Optional[bool], typer.Option(
         "--union-crops/--no-union-crops", help="cache CLIP embeddings of union crops (default: train with SR loss)")] = None,
-    dtype: Annotated[str, typer.Option(help="float32 | float16 storage")] = "float32",
+    dtype: Annotated[CacheDtype, typer.Option(help="storage type")] = CacheDtype.float32,
     skip_bad_images: Annotated[bool, typer.Option("--skip-bad-images", help=_SKIP_HELP)] = False,
 ) -> None:
     """Precompute detections and frozen CLIP features of a split (sharded, resumable)."""
@@ -360,7 +393,7 @@ def cache_command(
         fail("--shard-size must be >= 1")
     try:
         cfg = load_config(config, [*(overrides or []), *(["data.skip_bad_images=true"] if skip_bad_images else [])])
-        out = build_cache(cfg, split, shard_size=shard_size, union_crops=union_crops, dtype=dtype,
+        out = build_cache(cfg, split.value, shard_size=shard_size, union_crops=union_crops, dtype=dtype.value,
                           callback=lambda done, total: typer.echo(f"cached {done}/{total} images"))
     except _user_errors() as e:
         fail(str(e).strip('"'))
@@ -515,12 +548,16 @@ def parse_command(
 ) -> None:
     """Parse teacher texts: JSON lines {"text": ...} on stdin -> {"text", "pairs", "status"} lines on stdout.
 
+    A line that is not such an object is reported on stderr and skipped; the
+    others are parsed. The exit code is then 2 (after the last line).
+
     Example: echo '{"text": "*Swing, Baseball Bat."}' | clhoi parse
     """
     import json
 
     from clhoi.teacher.parse import parse_caption, parse_pairs
 
+    bad: list[int] = []
     for lineno, line in enumerate(sys.stdin, 1):
         if not line.strip():
             continue
@@ -529,10 +566,16 @@ def parse_command(
             if not isinstance(text, str):
                 raise TypeError
         except (ValueError, KeyError, TypeError, IndexError, RecursionError):
-            fail(f'stdin line {lineno}: expected a JSON object {{"text": "..."}}, got {line.strip()[:80]!r}')
+            bad.append(lineno)
+            typer.echo(f'error: stdin line {lineno}: expected a JSON object {{"text": "..."}}, got '
+                       f'{line.strip()[:80]!r}; skipped', err=True)
+            continue
         pairs = parse_caption(text) if rules else parse_pairs(text)
         row = {"text": text, "pairs": [vars(p) for p in pairs], "status": "ok" if pairs else "no_action"}
         typer.echo(json.dumps(row, ensure_ascii=False))
+    if bad:
+        shown = ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else "")
+        fail(f"{len(bad)} stdin line(s) were skipped (line {shown}); the others were parsed")
 
 
 @app.command("merge-labels")
@@ -635,7 +678,7 @@ def demo_command(
     cache_dir: Annotated[
         Optional[Path], typer.Option(help="where generated worlds are cached (default ~/.cache/clhoi/sandbox)")
     ] = None,
-    ablation: Annotated[Optional[str], typer.Option(help="chain (Table 4) | losses (Fig. 3)")] = None,
+    ablation: Annotated[Optional[Ablation], typer.Option(help="chain (Table 4) or losses (Fig. 3)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the world, teacher, detector and training")] = 0,
     train_images: Annotated[int, typer.Option(help="training images in the world")] = 600,
     test_images: Annotated[int, typer.Option(help="test images in the world")] = 200,
@@ -657,7 +700,7 @@ def demo_command(
     settings = DemoSettings(seed=seed, num_train=train_images, num_test=test_images, epochs=epochs,
                             max_steps=max_steps, threads=threads)
     try:
-        result = run_demo(settings, output, cache_dir, ablation, echo=typer.echo)
+        result = run_demo(settings, output, cache_dir, ablation.value if ablation else None, echo=typer.echo)
     except (FileNotFoundError, ValueError, OSError) as e:
         fail(str(e))
     typer.echo(f"wrote {result.output_dir / 'results.json'}")

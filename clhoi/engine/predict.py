@@ -96,8 +96,9 @@ def predict(
     top_k = cfg.eval.predict_top_k if top_k is None else top_k
     post = PostProcess(score_lambda=cfg.model.score_lambda, top_k=top_k, min_score=threshold)
     detect = _detections_source(cfg, detections, device)
-    text = model.encode_text(list(label_set.texts))
     out = Path(out_dir)
+    _check_inputs(paths, detections, detect, out, skip_bad_images)  # before anything is written
+    text = model.encode_text(list(label_set.texts))
     out.mkdir(parents=True, exist_ok=True)
     from clhoi.viz import draw_attention, draw_predictions
 
@@ -179,6 +180,25 @@ def load_for_inference(checkpoint: str | Path, device: str | None = None, detect
     return model
 
 
+def _check_inputs(paths: list[Path], detections: str | Path | None, detect: Any, out: Path,
+                  skip_bad_images: bool) -> None:
+    """Every input of ``predict`` is usable, so a bad one stops it before any file is written."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output folder {out} is a file; give a folder (--out)")
+    if not skip_bad_images:
+        for p in paths:
+            problem = image_problem(p)
+            if problem is not None:
+                raise InputError(f"image {p} cannot be used ({problem}); fix or drop it (nothing was written)")
+    has = getattr(detect, "has", None)
+    if has is not None:
+        missing = [p for p in paths if not has(p)]
+        if missing:
+            more = f" and {len(missing) - 1} more image(s)" if len(missing) > 1 else ""
+            raise InputError(f"{detections} has no detections for {missing[0].name}{more}; run the detector on "
+                             "them or drop --detections (nothing was written)")
+
+
 def unique_stems(paths: list[Path]) -> list[str]:
     """Output names per input: the file stem, with ``-2``, ``-3``, ... for a stem seen before (case-blind)."""
     used: set[str] = set()
@@ -205,10 +225,13 @@ def _detections_source(cfg: Any, detections: str | Path | None, device: str):
         table = load_detections(p)
         d = cfg.detector
 
-        def from_file(path: Path, image: Any) -> Detections:
+        def lookup(path: Path) -> Detections | None:
             # keys are paths relative to some image root: try the image's path and each of its tails
             tails = [str(Path(*path.parts[i:])) for i in range(len(path.parts))]
-            det = next((table[k] for k in tails if k in table), None)
+            return next((table[k] for k in tails if k in table), None)
+
+        def from_file(path: Path, image: Any) -> Detections:
+            det = lookup(path)
             if det is None:
                 raise InputError(f"{p} has no detections for {path.name}; run the detector on it or drop --detections")
             det = filter_detections(det, d.score_threshold, d.nms_threshold, d.min_humans, d.max_humans,
@@ -217,6 +240,7 @@ def _detections_source(cfg: Any, detections: str | Path | None, device: str):
                 det.image_size = (image.height, image.width)
             return det
 
+        from_file.has = lambda path: lookup(path) is not None  # type: ignore[attr-defined]
         return from_file
     from clhoi.detect.detector import Detector
 

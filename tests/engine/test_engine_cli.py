@@ -75,7 +75,7 @@ def test_commands_fail_early_with_a_fix(tiny_world, tmp_path):
     fails(["cache", config, "--split", "train"], "data.cache_dir")
     fails(["train", config, "data.cache_dir=" + str(tmp_path / "c"), "output_dir=" + str(tmp_path / "r2")],
           "clhoi cache CONFIG --split train")
-    fails(["cache", config, "data.cache_dir=" + str(tmp_path / "c"), "--split", "val"], "valid: train, test")
+    fails(["cache", config, "data.cache_dir=" + str(tmp_path / "c"), "--split", "val"], "Invalid value", "--split")
     fails(["predict", str(tmp_path / "missing.png"), "--checkpoint", ckpt], "does not exist")
     fails(["predict", f"{cfg.data.image_root}/img00.png", "--checkpoint", ckpt, "--verbs", " , "], "--verbs")
     # the config's detector cannot be loaded offline: say how to go on instead of a hub traceback
