@@ -5,7 +5,9 @@ A predictions file holds one record per image,
 "hoi": [[human_idx, object_idx, class_idx, score], ...]}`` (the
 :class:`~clhoi.structures.Predictions` JSON form), either as one JSON list
 (:func:`write_predictions`) or as JSON lines, one record per line
-(``predictions.jsonl`` of ``clhoi eval``). Both are read the same way.
+(``predictions.jsonl`` of ``clhoi eval``). Both are read the same way. The
+per-image files of ``clhoi predict`` (``{"image", "label_set", "triplets"}``)
+are read too, one file or a folder of them: each becomes one record.
 
 Reading is made for files of a million triplets: the JSON is parsed with orjson
 (with Python's cyclic garbage collector paused: the parse creates millions of
@@ -112,19 +114,32 @@ def _loads(raw: bytes | str) -> Any:
 
 
 def load_records(path: str | Path) -> list:
-    """The records of a JSON list file or a JSON lines file (one JSON object per line).
+    """The records of a JSON list file, a JSON lines file (one JSON object per line), or of
+    ``clhoi predict`` output (one ``<image>.json`` file, or a folder of them).
 
     Raises:
         FileNotFoundError: the file does not exist.
         ValueError: not JSON, not a list, or a line is not JSON; the message names the file (and line).
     """
     path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.json"))
+        if not files:
+            raise FileNotFoundError(f"{path}: a folder, but without the <image>.json files of `clhoi predict`")
+        with gc_paused():
+            return [_from_predict(_loads(f.read_bytes()), f) for f in files]
     if not path.is_file():
         raise FileNotFoundError(f"predictions file not found: {path}")
     raw = path.read_bytes()
     head = raw.lstrip()[:1]
     with gc_paused():
-        if head == b"{":  # JSON lines
+        if head == b"{":  # JSON lines, or one `clhoi predict` file
+            try:
+                doc = _loads(raw)
+            except ValueError:
+                doc = None
+            if isinstance(doc, dict) and "triplets" in doc:
+                return [_from_predict(doc, path)]
             records = []
             for n, line in enumerate(raw.split(b"\n"), 1):
                 if line.strip():
@@ -142,6 +157,32 @@ def load_records(path: str | Path) -> list:
         raise ValueError(f"{path}: expected a JSON list of per-image records (or JSON lines, one record per line), "
                          f"got {type(data).__name__}")
     return data
+
+
+def _from_predict(doc: Any, path: Path) -> dict:
+    """One ``clhoi predict`` file ``{"image", "label_set", "triplets": [{human_idx, object_idx, human_box,
+    object_box, object, class_index, score}]}`` -> a per-image record (boxes by their index; a box no
+    triplet uses is a zero box). ``label_set`` is kept, for the dataset check."""
+    from clhoi import vocab
+
+    if not isinstance(doc, dict) or not isinstance(doc.get("triplets"), list) or not isinstance(doc.get("image"), str):
+        raise ValueError(f"{path}: not a `clhoi predict` file (expected 'image', 'label_set', 'triplets')")
+    boxes: dict[int, list] = {}
+    labels: dict[int, int] = {}
+    hoi = []
+    for j, t in enumerate(doc["triplets"]):
+        try:
+            h, o = int(t["human_idx"]), int(t["object_idx"])
+            boxes[h], labels[h] = list(t["human_box"]), vocab.PERSON
+            if o >= 0:
+                boxes[o], labels[o] = list(t["object_box"]), vocab.coco_index(t["object"])
+            hoi.append([h, o, int(t["class_index"]), t["score"]])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"{path}: triplets[{j}]: malformed `clhoi predict` triplet ({e!r})") from None
+    n = max(boxes, default=-1) + 1
+    return {"file_name": Path(doc["image"]).name, "label_set": doc.get("label_set"),
+            "boxes": [boxes.get(i, [0.0, 0.0, 0.0, 0.0]) for i in range(n)],
+            "labels": [labels.get(i, 0) for i in range(n)], "hoi": hoi}
 
 
 def read_json_list(path: str | Path) -> list:
@@ -201,9 +242,7 @@ def _vectorised(records: list, path: str) -> PredictionArrays | None:
         nt = np.fromiter(map(len, hoi), dtype=np.int64, count=r)
         box_rows = list(chain.from_iterable(boxes))
         hoi_rows = list(chain.from_iterable(hoi))
-        if (np.fromiter(map(len, box_rows), dtype=np.int64, count=len(box_rows)) != 4).any():
-            return None
-        if (np.fromiter(map(len, hoi_rows), dtype=np.int64, count=len(hoi_rows)) != 4).any():
+        if set(map(len, box_rows)) - {4} or set(map(len, hoi_rows)) - {4}:
             return None
         b = np.fromiter(chain.from_iterable(box_rows), dtype=np.float64, count=4 * len(box_rows)).reshape(-1, 4)
         lab = np.fromiter(chain.from_iterable(labels), dtype=np.float64, count=len(box_rows))

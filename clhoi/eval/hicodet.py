@@ -217,9 +217,11 @@ class HICODetEvaluator:
         gt_order = np.argsort(gt_key, kind="stable")
         q, k, counts = expand_groups(t.image * c + t.cls, gt_key[gt_order])
         g = gt_order[k]
-        overlap = np.minimum(
-            box_iou_inclusive(t.human_box[q], self._gt_h[g]), box_iou_inclusive(t.object_box[q], self._gt_o[g])
-        )
+        # overlap = min(IoU_h, IoU_o); the object IoU is needed only where IoU_h reaches the threshold: elsewhere
+        # the pair stays below it whatever IoU_o is, so it can neither be a hit nor tie with one
+        overlap = box_iou_inclusive(t.human_box[q], self._gt_h[g])
+        need = np.flatnonzero(overlap >= self.iou_threshold)
+        overlap[need] = np.minimum(overlap[need], box_iou_inclusive(t.object_box[q[need]], self._gt_o[g[need]]))
         best, pos = segment_first_argmax(overlap, counts)
         picked = np.full(len(t), -1, dtype=np.int64)  # global ground-truth row each triplet picks
         picked[pos >= 0] = g[pos[pos >= 0]]

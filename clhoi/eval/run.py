@@ -115,6 +115,10 @@ def run_evaluation(
         raise ValueError(f"--image-labels applies to HICO-DET only, not to {dataset}")
     with gc_paused():
         records = load_records(predictions)
+        other = {r.get("label_set") for r in records if isinstance(r, dict)} - {None, dataset}
+        if other:  # per-image files of `clhoi predict` say which label set they score
+            raise ValueError(f"{predictions}: the predictions score the {sorted(other)[0]!r} label set, not {dataset}; "
+                             f"evaluate them with --dataset {sorted(other)[0]} (open --verbs cannot be evaluated)")
         official = spec.protocol == "vcoco" and bool(records) and isinstance(records[0], dict) and "person_box" in records[0]
         arrays = None if official else records_to_arrays(records, predictions)
         if not official:

@@ -59,3 +59,21 @@ def test_sandbox_is_a_dataset_like_any_other(checkpoint, tiny_world, tmp_path):
     assert by_evaluate["default"] == by_eval["default"]
     assert [c["ap_default"] for c in by_evaluate["per_class"]] == [c["ap_default"] for c in by_eval["per_class"]]
     assert "HICO-DET mAP" in output
+
+
+def test_predict_output_folder_is_read_as_it_is(checkpoint, tiny_world, tmp_path):
+    images = sorted(str(p) for p in __import__("pathlib").Path(tiny_world.data.image_root).glob("*.png"))
+    r = runner.invoke(app, ["predict", *images, "--checkpoint", str(checkpoint), "--dataset", "hicodet",
+                            "--detections", tiny_world.data.detections_test, "--out", str(tmp_path / "p"),
+                            "--threshold", "0", "--top-k", "100000", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    by_eval, _, _ = _eval_then_evaluate(checkpoint, tmp_path, "hicodet", tiny_world.data.test_annotations)
+    r = runner.invoke(app, ["evaluate", "--dataset", "hicodet", "--annotations", tiny_world.data.test_annotations,
+                            "--predictions", str(tmp_path / "p"), "--out", str(tmp_path / "pm.json")])
+    assert r.exit_code == 0, r.output
+    by_predict = json.loads((tmp_path / "pm.json").read_text())
+    assert by_predict["num_triplets"] == by_eval["num_triplets"]  # same triplets; predict rounds scores to 4 digits
+    assert by_predict["default"]["mAP_full"] == pytest.approx(by_eval["default"]["mAP_full"], abs=1e-6)
+    r = runner.invoke(app, ["evaluate", "--dataset", "vcoco", "--annotations", tiny_world.data.test_annotations,
+                            "--predictions", str(tmp_path / "p")])
+    assert r.exit_code == 2 and "score the 'hicodet' label set" in r.output
