@@ -182,6 +182,8 @@ def eval_loader(
     dets = None if cache is not None else read_detections(cfg, "test")
     if cache is None:  # the images are decoded
         names = keep_readable(split_image_root(cfg, "test"), names, cfg.data.skip_bad_images)
+    elif cfg.data.skip_bad_images:  # the images `clhoi cache --skip-bad-images` left out
+        names = [n for n in names if n in cache]
     dataset = HOIDataset(names, split_image_root(cfg, "test"), detections=dets, cache=cache,
                          transform=PreprocessOne(model.encoders.image_processor, cfg.model.image_size))
     if len(dataset) == 0:

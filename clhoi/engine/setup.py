@@ -132,6 +132,8 @@ def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
         union_cached = cache is not None and bool(cache.meta.get("union_crops"))
         if cache is None or (needs_union and not union_cached):  # the images are decoded during training
             names = keep_readable(cfg.data.image_root, names, cfg.data.skip_bad_images)
+        elif cfg.data.skip_bad_images:  # the images `clhoi cache --skip-bad-images` left out
+            names = [n for n in names if n in cache]  # type: ignore[operator]
         dataset = HOIDataset(
             names,
             image_root=cfg.data.image_root,
