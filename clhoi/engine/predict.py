@@ -131,7 +131,10 @@ def predict(
                 att = output.attentions["visual"][int(row[0, 0])]
                 att_path = out / f"{name}_attention.png"
                 boxes = pred.boxes[[h] + ([o] if o >= 0 else [])]
-                draw_attention(image, att, model.grid, boxes=boxes).save(att_path)
+                best = triplets[0] if triplets else None
+                caption = (f"visual attention of the best pair: {best['interaction']} {best['score']:.2f}"
+                           if best else "visual attention of the best pair")
+                draw_attention(image, att, model.grid, boxes=boxes, caption=caption).save(att_path)
         results.append(ImagePrediction(path, pred, triplets, json_path, png_path, att_path))
     return results
 
@@ -149,14 +152,17 @@ def load_for_inference(checkpoint: str | Path, device: str | None = None, detect
     """
     from clhoi.detect.config import DetectorConfig
     from clhoi.detect.detector import Detector
-    from clhoi.engine.checkpoint import CheckpointError
+    from clhoi.engine.checkpoint import CheckpointError, resolve_checkpoint
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    path = Path(checkpoint)
+    try:
+        run = resolve_checkpoint(checkpoint)  # a train checkpoint: its experiment config says more
+    except CheckpointError:
+        run = None
     det_cfg = DetectorConfig()
     label_set = None
-    if (path / "config.yaml").is_file():  # a train checkpoint: the experiment config says more
-        model, cfg = load_model(path, device)
+    if run is not None:
+        model, cfg = load_model(run, device)
         det_cfg = cfg.detector
         label_set = eval_label_set(cfg)
     else:
@@ -164,8 +170,9 @@ def load_for_inference(checkpoint: str | Path, device: str | None = None, detect
 
         try:
             model = CLHOI.from_pretrained(str(checkpoint), map_location=device).eval()
-        except (ValueError, RuntimeError) as e:
-            raise CheckpointError(f"{checkpoint}: {str(e)[:400]}") from None
+        except (OSError, ValueError, RuntimeError) as e:
+            where = "a model folder" if Path(checkpoint).exists() else "a checkpoint folder or a reachable Hub id"
+            raise CheckpointError(f"{checkpoint} is not {where} ({str(e).splitlines()[0][:300]})") from None
         if detector is True:
             detector = None  # a bare model folder names no detector
     model.label_set = label_set

@@ -42,7 +42,7 @@ def test_reduced_demo_runs_every_stage(tmp_path):
     assert len(result.images) == 2
     for path in result.images:
         with Image.open(path) as im:
-            assert im.size == IMAGE_SIZE
+            assert im.width >= IMAGE_SIZE[0] and im.height >= IMAGE_SIZE[1]  # upscaled when small, with margins
     text = "\n".join(lines)
     assert format_table(result.scores) in text and "[annotation_free] done" in text
 
