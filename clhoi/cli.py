@@ -525,7 +525,7 @@ def label_command(
         summary = label(cfg, images, out, shard=(i, n), limit=limit, image_list=image_list,
                         retry_errors=retry_errors, dry_run=dry_run, progress=progress, echo=typer.echo)
     except KeyboardInterrupt:
-        raise typer.Exit(130)
+        raise typer.Exit(130) from None
     except TeacherFatalError as e:
         fail(f"{e} (records written so far are kept; rerun to resume)", code=1)
     except (OSError, ValueError) as e:
