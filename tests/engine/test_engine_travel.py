@@ -15,12 +15,12 @@ import torch
 from PIL import Image
 
 import clhoi
-from clhoi.config import RUN_CONFIG_HEADER
+from clhoi.config import RUN_CONFIG_HEADER, load_config
 from clhoi.detect.files import load_detections
 from clhoi.engine.cache import build_cache
 from clhoi.data.labels import CachedImage
 from clhoi.detect.files import save_detections
-from clhoi.engine.checkpoint import load_checkpoint_config, load_train_state, save_checkpoint
+from clhoi.engine.checkpoint import CheckpointError, load_checkpoint_config, load_train_state, save_checkpoint
 from clhoi.engine.evaluate import evaluate_checkpoint
 from clhoi.engine.feature_store import CacheError, finished_shards, read_meta, write_meta, write_shard
 from clhoi.engine.predict import predict
@@ -59,6 +59,7 @@ def test_a_moved_run_evaluates_predicts_and_resumes(trained_run, tmp_path):
     assert text.startswith(RUN_CONFIG_HEADER) and str(run) not in text
 
     saved = load_checkpoint_config(ckpt)  # paths inside the run resolve against the moved folder
+    assert load_config(ckpt / "config.yaml") == saved  # what `clhoi train CKPT/config.yaml --resume` reads
     assert saved.output_dir == str(moved) and saved.data.cache_dir == str(moved / "cache")
     assert saved.data.labels == cfg.data.labels  # a file outside the run keeps its absolute path
 
@@ -90,6 +91,8 @@ def test_python_api_predicts_in_memory(trained_run, tmp_path, monkeypatch):
     assert len(model.predict(image, detections=det)[0]["interaction"].split()) >= 2  # HICO-DET's "verb object"
     with pytest.raises(ValueError, match="detections="):
         model.predict(image, verbs=["ride"])
+    with pytest.raises(CheckpointError, match="nowhere is not a checkpoint folder or a reachable Hub id"):
+        clhoi.load_model(str(tmp_path / "nowhere"))
 
 
 def test_the_cache_is_keyed_on_content_not_paths(tiny_world, tmp_path):
