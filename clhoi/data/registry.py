@@ -131,7 +131,7 @@ def _read_hicodet(path: str | Path, coco_instances: str | Path | None = None, te
 def _read_vcoco(path: str | Path, coco_instances: str | Path | None = None, tensors: bool = True) -> list:
     from clhoi.data.vcoco import read_vcoco
 
-    return read_vcoco(path, coco_instances)
+    return read_vcoco(path, coco_instances, tensors=tensors)
 
 
 def _hicodet_space() -> HOILabelSpace:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 
 from clhoi import vocab
 from clhoi.data.coco import CocoInstances, read_coco_instances
@@ -72,19 +72,22 @@ class VCOCODataset:
 
     def class_counts(self) -> list[int]:
         """Number of rows of each of the 29 classes."""
-        counts = torch.zeros(len(vocab.vcoco_classes()), dtype=torch.long)
+        counts = np.zeros(len(vocab.vcoco_classes()), dtype=np.int64)
         for a in self.images:
-            counts += torch.bincount(a.hoi[:, 2], minlength=counts.numel())
+            counts += np.bincount(np.asarray(a.hoi[:, 2], dtype=np.int64), minlength=counts.size)
         return counts.tolist()
 
 
-def read_vcoco(path: str | Path, coco_instances: str | Path | CocoInstances | None = None) -> list[ImageAnnotation]:
+def read_vcoco(path: str | Path, coco_instances: str | Path | CocoInstances | None = None,
+               tensors: bool = True) -> list[ImageAnnotation]:
     """Read V-COCO ground truth, official or converted (detected from the content).
 
     Args:
         path: ``vcoco_test.json`` (official) or ``test_vcoco.json`` (converted).
         coco_instances: the COCO instances file with the boxes (path or
             :class:`CocoInstances`); required for the official layout.
+        tensors: ``True`` (default) gives torch tensors; ``False`` NumPy arrays of the
+            same shapes and dtypes, without importing torch (``clhoi evaluate``).
 
     Returns:
         One :class:`ImageAnnotation` per image, in order of first appearance.
@@ -92,12 +95,25 @@ def read_vcoco(path: str | Path, coco_instances: str | Path | CocoInstances | No
     Raises:
         AnnotationError: naming the file, record and field at fault.
     """
-    return load_vcoco(path, coco_instances).images
+    return load_vcoco(path, coco_instances, tensors).images
 
 
-def load_vcoco(path: str | Path, coco_instances: str | Path | CocoInstances | None = None) -> VCOCODataset:
+def load_vcoco(path: str | Path, coco_instances: str | Path | CocoInstances | None = None,
+               tensors: bool = True) -> VCOCODataset:
     """Like :func:`read_vcoco`, keeping the file-level metadata (:class:`VCOCODataset`)."""
-    path = str(path)
+    dataset = _load(str(path), coco_instances)
+    if tensors:
+        import torch
+
+        dataset.images = [
+            ImageAnnotation(a.file_name, a.size, torch.from_numpy(a.boxes), torch.from_numpy(a.labels),
+                            torch.from_numpy(a.hoi), None if a.ignore is None else torch.from_numpy(a.ignore))
+            for a in dataset.images
+        ]
+    return dataset
+
+
+def _load(path: str, coco_instances: str | Path | CocoInstances | None) -> VCOCODataset:
     data = load_json_file(path, "V-COCO annotation file")
     if isinstance(data, list) and data and isinstance(data[0], dict) and "action_name" in data[0]:
         if coco_instances is None:
@@ -207,16 +223,16 @@ def _read_official(data: list, path: str, coco: CocoInstances) -> VCOCODataset:
         images.append(ImageAnnotation(
             file_name=info.file_name,
             size=(info.width, info.height),
-            boxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            labels=torch.tensor([a.label for a in kept], dtype=torch.long),
-            hoi=torch.tensor(hoi, dtype=torch.long).reshape(-1, 3),
-            ignore=torch.tensor([a.label == vocab.PERSON and a.id not in agents for a in kept], dtype=torch.bool),
+            boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+            labels=np.asarray([a.label for a in kept], dtype=np.int64),
+            hoi=np.asarray(hoi, dtype=np.int64).reshape(-1, 3),
+            ignore=np.asarray([a.label == vocab.PERSON and a.id not in agents for a in kept], dtype=bool),
         ))
     if out.dropped_boxes:
         warnings.warn(
             f"{path}: left out {len(out.dropped_boxes)} COCO box(es) with zero area or under one pixel, as the official "
             f"evaluation does (annotation ids {out.dropped_boxes[:5]}...), and {out.dropped_rows} positive row(s) "
-            "of those agents", stacklevel=3,
+            "of those agents", stacklevel=4,
         )
     return out
 
@@ -256,8 +272,8 @@ def _read_converted(data: list[Any], path: str) -> list[ImageAnnotation]:
         images.append(ImageAnnotation(
             file_name=file_name,
             size=tuple(check_int(rec.get(k, 0), path, name, k, 0, 1 << 20) for k in ("width", "height")),  # type: ignore[arg-type]
-            boxes=torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-            labels=torch.tensor(labels, dtype=torch.long),
-            hoi=torch.tensor(hoi, dtype=torch.long).reshape(-1, 3),
+            boxes=np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+            labels=np.asarray(labels, dtype=np.int64),
+            hoi=np.asarray(hoi, dtype=np.int64).reshape(-1, 3),
         ))
     return images

@@ -28,6 +28,7 @@ triplets become agents and role detections.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
@@ -36,7 +37,8 @@ import numpy as np
 from clhoi import vocab
 from clhoi.eval.ap import ap_voc
 from clhoi.eval.gather import PredictionCollector
-from clhoi.eval.matching import box_iou_inclusive, expand_groups, first_hits, segment_first_argmax
+from clhoi.eval.legacy_argsort import segmented_argsort
+from clhoi.eval.matching import expand_groups, first_hits, segment_first_argmax
 from clhoi.eval.vcoco_detections import AgentDetections, concat, from_official, from_triplets
 from clhoi.structures import ImageAnnotation, Predictions
 
@@ -97,12 +99,33 @@ class VCOCOResult:
         }
 
 
-def _label_space() -> tuple[np.ndarray, np.ndarray]:
-    """``(action of each of the 29 classes [29], class has an object role [29])``."""
-    names = [a.name for a in vocab.vcoco_actions()]
+def _label_space() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(action of each of the 29 classes [29], class has an object role [29], its role's slot 0/1 [29])``."""
+    actions = vocab.vcoco_actions()
+    names = [a.name for a in actions]
     classes = vocab.vcoco_classes()
+    slot = [actions[names.index(a)].object_roles.index(r) if r is not None else 0 for a, r in classes]
     return (np.array([names.index(a) for a, _ in classes], dtype=np.int64),
-            np.array([r is not None for _, r in classes], dtype=bool))
+            np.array([r is not None for _, r in classes], dtype=bool), np.array(slot, dtype=np.int64))
+
+
+def official_image_rank(file_names: Sequence[str]) -> np.ndarray:
+    """Each image's place in ``vsrl_eval.py``'s order: ascending COCO image id (the split file's order).
+
+    The id is the last number of the file name (``COCO_val2014_000000000139.jpg`` -> 139). When
+    the names do not all carry distinct numbers, the given order is kept.
+    """
+    ids = []
+    for name in file_names:
+        digits = re.findall(r"\d+", name)
+        if not digits:
+            return np.arange(len(file_names), dtype=np.int64)
+        ids.append(int(digits[-1]))
+    if len(set(ids)) != len(ids):
+        return np.arange(len(file_names), dtype=np.int64)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")] = np.arange(len(ids))
+    return rank
 
 
 class VCOCOEvaluator:
@@ -125,7 +148,8 @@ class VCOCOEvaluator:
     def __init__(self, annotations: Sequence[ImageAnnotation], iou_threshold: float = 0.5) -> None:
         self.iou_threshold = iou_threshold
         self.num_images = len(annotations)
-        self._action_of, self._has_role = _label_space()
+        self._action_of, self._has_role, self._role_slot = _label_space()
+        self._image_rank = official_image_rank([a.file_name for a in annotations])
         self._collector = PredictionCollector(annotations, len(self._action_of), allow_no_object=True, dataset="V-COCO")
         self._gt = _PersonTable(annotations, self._action_of, self._has_role)
         self._official: list[AgentDetections] = []
@@ -161,9 +185,10 @@ class VCOCOEvaluator:
     def _score(self, d: AgentDetections) -> VCOCOResult:
         gt = self._gt
         num_actions = len(vocab.vcoco_actions())
+        rank = self._image_rank[d.image]  # the official image order (ascending COCO id)
         # each agent picks the person it overlaps most in its image (gt.none when the image has no person)
         q, k, counts = expand_groups(d.image, gt.image)
-        best, pos = segment_first_argmax(box_iou_inclusive(d.box[q], gt.box[k]), counts)
+        best, pos = segment_first_argmax(overlap32(gt.box[k], d.box[q]).astype(np.float64), counts)
         person = np.full(d.image.size, gt.none, dtype=np.int64)
         person[pos >= 0] = k[pos[pos >= 0]]
         kept = ~gt.ignore[person]  # matches to unlabelled persons are skipped
@@ -173,7 +198,7 @@ class VCOCOEvaluator:
         d_agent, d_action = np.nonzero(~np.isnan(d.scores))
         p = person[d_agent]
         valid = hits_person[d_agent] & gt.actions[p, d_action]
-        agent_ap = self._class_aps(d_action, d.image[d_agent], d_agent, d.scores[d_agent, d_action], kept[d_agent],
+        agent_ap = self._class_aps(d_action, rank[d_agent], d_agent, d.scores[d_agent, d_action], kept[d_agent],
                                    valid, p * num_actions + d_action, gt.num_pos, num_actions)
 
         # role AP: every role detection
@@ -182,68 +207,123 @@ class VCOCOEvaluator:
         p = person[ag]
         is_true = hits_person[ag] & gt.actions[p, self._action_of[cls]]
         gt_has = gt.role_mask[p, cls]
-        role_iou = box_iou_inclusive(gt.role_box[p, cls], d.role_box[r])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            role_iou = overlap32(gt.role_box[p, cls], d.role_box[r]).astype(np.float64)
         ov1 = np.where(gt_has, role_iou, d.role_empty[r].astype(np.float64))  # scenario 1: "no object" must be empty
         ov2 = np.where(gt_has, role_iou, 1.0)  # scenario 2: anything goes
         num_pos_cls = gt.num_pos[self._action_of]
         num_cls = len(self._action_of)
-        args = (cls, d.image[ag], d.role_index[r], d.role_score[r], kept[ag])
+        args = (cls, rank[ag], d.role_index[r], d.role_score[r], kept[ag])
         key = p * num_cls + cls
         thr = self.iou_threshold
-        role1 = self._class_aps(*args, is_true & (ov1 >= thr), key, num_pos_cls, num_cls)
-        role2 = self._class_aps(*args, is_true & (ov2 >= thr), key, num_pos_cls, num_cls)
+        role1, role2 = self._class_aps(*args, np.stack([is_true & (ov1 >= thr), is_true & (ov2 >= thr)]), key,
+                                       num_pos_cls, num_cls)
         role1[~self._has_role] = np.nan
         role2[~self._has_role] = np.nan
         return VCOCOResult(
-            agent_ap=agent_ap,
+            agent_ap=agent_ap[0],
             role_ap_scenario_1=role1,
             role_ap_scenario_2=role2,
             num_pos=gt.num_pos,
-            agent_map=float(np.nansum(agent_ap) / num_actions),
-            role_map_scenario_1=_nanmean(role1),
-            role_map_scenario_2=_nanmean(role2),
+            agent_map=float(np.nansum(agent_ap[0].astype(np.float32))) / num_actions,
+            role_map_scenario_1=self._official_role_mean(role1),
+            role_map_scenario_2=self._official_role_mean(role2),
             num_images=self.num_images,
             num_triplets=d.num_inputs,
         )
 
-    @staticmethod
-    def _class_aps(cls: np.ndarray, image: np.ndarray, det_index: np.ndarray, score32: np.ndarray, keep: np.ndarray,
-                   valid: np.ndarray, target: np.ndarray, num_pos: np.ndarray, num_classes: int) -> np.ndarray:
-        """APs of detections grouped by ``cls``, matched greedily per image.
+    def _official_role_mean(self, role_ap: np.ndarray) -> float:
+        """``nanmean`` of the official ``[26, 2]`` float32 role-AP array (NaN where an action has no such role)."""
+        if not np.isfinite(role_ap).any():
+            return float("nan")
+        table = np.full((len(vocab.vcoco_actions()), 2), np.nan, dtype=np.float32)
+        table[self._action_of[self._has_role], self._role_slot[self._has_role]] = role_ap[self._has_role]
+        return float(np.nanmean(table))
 
-        Per image and class the official code visits detections in the order of
-        ``argsort(float32 scores)[::-1]`` over its detection list, *before* it drops the
-        matches to ignored persons (``keep``). NumPy's default sort is not stable (its
-        SIMD sorts break ties differently from its insertion sort), so we make exactly
-        that call on exactly that array: ties come out as in the official code on the
-        same machine.
+    @staticmethod
+    def _class_aps(cls: np.ndarray, rank: np.ndarray, det_index: np.ndarray, score32: np.ndarray, keep: np.ndarray,
+                   valid: np.ndarray, target: np.ndarray, num_pos: np.ndarray, num_classes: int) -> np.ndarray:
+        """APs of detections grouped by ``cls``, matched greedily per image, as ``vsrl_eval.py`` computes them.
+
+        Args:
+            cls, rank, det_index: class, official image rank and position in the image's detection
+                list of each detection.
+            score32: float32 scores.
+            keep: False where the detection's person is unlabelled (skipped after the per-image sort).
+            valid: ``[D]`` or ``[V, D]`` bool: the detection clears every condition (one row per variant,
+                e.g. the two role scenarios, which share the order).
+            target: the (person, class) each detection picked.
+
+        Returns:
+            ``[V, num_classes]`` APs (``[1, num_classes]`` for 1-D ``valid``).
+
+        Per image and class the official code visits its detection list in the order of
+        ``argsort(float32 scores)[::-1]``, *before* it drops the matches to unlabelled persons;
+        the kept scores of all images (ascending image id) are then sorted again the same way.
+        Both sorts are NumPy 1.x's unstable quicksort: :func:`segmented_argsort` replays it,
+        so ties come out in the official order on any machine and NumPy version.
         """
-        order = np.lexsort((det_index, image, cls))  # per (class, image): the official detection list
-        group = cls[order] * (int(image.max(initial=0)) + 1) + image[order]
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if order.size else np.zeros(0, np.int64)
-        ends = np.r_[starts[1:], order.size]
-        for s, e in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist()):
-            seg = order[s:e]
-            order[s:e] = seg[score32[seg].argsort()[::-1]]
-        order = order[keep[order]]  # matches to unlabelled persons: neither true nor false positives
-        tp = first_hits(order, valid, target)
-        bounds = np.searchsorted(cls[order], np.arange(num_classes + 1))
-        ap = np.full(num_classes, np.nan)
-        for c in range(num_classes):
-            if num_pos[c] == 0:
-                continue
-            seg = order[bounds[c] : bounds[c + 1]]  # the official detection list: image order, per-image order
-            if seg.size == 0:
-                ap[c] = 0.0
-                continue
-            a_sc = score32[seg]
-            idx = a_sc.argsort()[::-1]  # the official global sort, same call on the same float32 array
-            a_tp = np.cumsum(tp[seg][idx].astype(np.float32))
-            a_fp = np.cumsum((~tp[seg][idx]).astype(np.float32))
-            rec = a_tp / float(num_pos[c])
-            prec = a_tp / np.maximum(a_tp + a_fp, np.finfo(np.float64).eps)
-            ap[c] = np.float32(ap_voc(rec, prec))  # vsrl_eval stores APs in a float32 array
-        return ap
+        valid = np.atleast_2d(valid)
+        order = np.lexsort((det_index, rank, cls))  # per (class, image): the official detection list
+        group = cls[order] * (int(rank.max(initial=0)) + 1) + rank[order]
+        visit = order[_descending(score32[order], group)]
+        visit = visit[keep[visit]]  # matches to unlabelled persons: neither true nor false positives
+        ranked = visit[_descending(score32[visit], cls[visit])]  # the official global sort, per class
+        bounds = np.searchsorted(cls[ranked], np.arange(num_classes + 1))
+        out = np.full((valid.shape[0], num_classes), np.nan)
+        for v, ok in enumerate(valid):
+            tp = first_hits(visit, ok, target)[ranked]
+            for c in range(num_classes):
+                if num_pos[c] == 0:
+                    continue
+                seg = tp[bounds[c] : bounds[c + 1]]
+                if seg.size == 0:
+                    out[v, c] = 0.0
+                    continue
+                a_tp = np.cumsum(seg, dtype=np.float32)
+                a_fp = np.cumsum(~seg, dtype=np.float32)
+                rec = a_tp / np.float32(num_pos[c])
+                prec = a_tp / np.maximum(a_tp + a_fp, np.float32(np.finfo(np.float64).eps))  # float32 under NumPy 1.x
+                out[v, c] = np.float32(ap_voc(rec, prec))  # vsrl_eval stores APs in a float32 array
+        return out
+
+
+def _descending(score32: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Per run of equal ``group`` (consecutive): positions in the order of ``argsort()[::-1]`` under NumPy 1.x."""
+    if score32.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    ends = np.r_[starts[1:], group.size]
+    asc = segmented_argsort(score32, starts, ends)
+    seg = np.repeat(np.arange(starts.size), ends - starts)
+    mirror = (starts + ends - 1)[seg] - np.arange(group.size)  # s + e - 1 - j: the segment reversed
+    return asc[mirror]
+
+
+def overlap32(gt: np.ndarray, det: np.ndarray) -> np.ndarray:
+    """``get_overlap`` of ``vsrl_eval.py`` row by row, in its float32 arithmetic under NumPy 1.x.
+
+    The boxes are float32 arrays there (ground truth and detections); the ground-truth
+    side's widths, heights and area are float32 array operations, while the detection's
+    area is computed on float32 *scalars* plus Python floats, which NumPy 1.x promotes to
+    float64, then rounded to float32 when added to the array.
+
+    Args:
+        gt: ``[N, 4]`` ground-truth boxes (the official ``boxes`` argument).
+        det: ``[N, 4]`` detected boxes (the official ``ref_box``).
+
+    Returns:
+        ``[N]`` float32 IoU with the ``+1`` pixel convention.
+    """
+    g = np.asarray(gt, dtype=np.float32)
+    r = np.asarray(det, dtype=np.float32)
+    one = np.float32(1.0)
+    iw = np.maximum(np.minimum(g[:, 2], r[:, 2]) - np.maximum(g[:, 0], r[:, 0]) + one, np.float32(0.0))
+    ih = np.maximum(np.minimum(g[:, 3], r[:, 3]) - np.maximum(g[:, 1], r[:, 1]) + one, np.float32(0.0))
+    inters = iw * ih
+    ref_area = ((r[:, 2] - r[:, 0]).astype(np.float64) + 1.0) * ((r[:, 3] - r[:, 1]).astype(np.float64) + 1.0)
+    uni = ref_area.astype(np.float32) + (g[:, 2] - g[:, 0] + one) * (g[:, 3] - g[:, 1] + one) - inters
+    return inters / uni
 
 
 class _PersonTable:
@@ -255,12 +335,12 @@ class _PersonTable:
 
     Attributes:
         image: ``[P]`` int64 image position (non-decreasing).
-        box: ``[P, 4]`` float64.
+        box: ``[P, 4]`` float32 (as the official ground truth).
         none: ``P``, the sentinel row.
         ignore: ``[P + 1]`` bool, person without V-COCO labels.
         actions: ``[P + 1, 26]`` bool, person does the action.
         role_mask: ``[P + 1, C]`` bool, person has a role object for the class.
-        role_box: ``[P + 1, C, 4]`` float64 role-object box (zeros where none).
+        role_box: ``[P + 1, C, 4]`` float32 role-object box (zeros where none).
         num_pos: ``[26]`` int64 labelled persons per action.
     """
 
@@ -268,16 +348,16 @@ class _PersonTable:
         num_actions, num_cls = len(vocab.vcoco_actions()), len(action_of)
         images, boxes, ignores, actions, role_mask, role_box = [], [], [], [], [], []
         for i, a in enumerate(annotations):
-            labels = a.labels.cpu().numpy().astype(np.int64).reshape(-1)
-            all_boxes = a.boxes.cpu().numpy().astype(np.float64).reshape(-1, 4)
+            labels = _numpy(a.labels).astype(np.int64).reshape(-1)
+            all_boxes = _numpy(a.boxes).astype(np.float32).reshape(-1, 4)  # the official ground truth is float32
             persons = np.flatnonzero(labels == vocab.PERSON)
             slot = np.full(labels.size, -1)
             slot[persons] = np.arange(persons.size)
-            ign = np.zeros(labels.size, bool) if a.ignore is None else a.ignore.cpu().numpy().astype(bool).reshape(-1)
+            ign = np.zeros(labels.size, bool) if a.ignore is None else _numpy(a.ignore).astype(bool).reshape(-1)
             act = np.zeros((persons.size, num_actions), bool)
             mask = np.zeros((persons.size, num_cls), bool)
-            rbox = np.zeros((persons.size, num_cls, 4))
-            for s, o, c in a.hoi.cpu().numpy().astype(np.int64).reshape(-1, 3).tolist():
+            rbox = np.zeros((persons.size, num_cls, 4), dtype=np.float32)
+            for s, o, c in _numpy(a.hoi).astype(np.int64).reshape(-1, 3).tolist():
                 where = f"{a.file_name}: ground-truth row ({s}, {o}, {c})"
                 if not (0 <= s < labels.size and -1 <= o < labels.size and 0 <= c < num_cls):
                     raise ValueError(f"{where} indexes outside its {labels.size} boxes or the {num_cls} V-COCO classes")
@@ -294,11 +374,11 @@ class _PersonTable:
             role_mask.append(mask)
             role_box.append(rbox)
         images.append(np.zeros(0, np.int64))
-        boxes.append(np.zeros((0, 4)))
+        boxes.append(np.zeros((0, 4), dtype=np.float32))
         ignores.append(np.zeros(1, bool))  # the sentinel row
         actions.append(np.zeros((1, num_actions), bool))
         role_mask.append(np.zeros((1, num_cls), bool))
-        role_box.append(np.zeros((1, num_cls, 4)))
+        role_box.append(np.zeros((1, num_cls, 4), dtype=np.float32))
         self.image = np.concatenate(images)
         self.box = np.concatenate(boxes)
         self.none = int(self.image.size)
@@ -309,8 +389,9 @@ class _PersonTable:
         self.num_pos = (self.actions & ~self.ignore[:, None]).sum(0).astype(np.int64)
 
 
-def _nanmean(x: np.ndarray) -> float:
-    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+def _numpy(x: Any) -> np.ndarray:
+    """A tensor or array as NumPy (the torch-free readers give arrays)."""
+    return x.cpu().numpy() if hasattr(x, "cpu") else np.asarray(x)
 
 
 def evaluate_vcoco(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from itertools import chain
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -33,12 +34,12 @@ class AgentDetections:
 
     Attributes:
         image: ``[A]`` int64 ground-truth image position of each agent.
-        box: ``[A, 4]`` float64 person box.
+        box: ``[A, 4]`` float32 person box (the official code keeps detections in float32).
         scores: ``[A, 26]`` float32 action scores, NaN = not predicted.
         role_agent: ``[R]`` int64 agent of each role detection.
         role_cls: ``[R]`` int64 class (of the 29) of each role detection.
-        role_box: ``[R, 4]`` float64 role box (zeros when empty).
-        role_empty: ``[R]`` bool, the role box is empty (scenario 1's "no object").
+        role_box: ``[R, 4]`` float32 role box (zeros when empty).
+        role_empty: ``[R]`` bool, the float32 role box is all zeros or all NaN (scenario 1's "no object").
         role_score: ``[R]`` float32.
         role_index: ``[R]`` int64 position in the image's detection list (ties: later first).
         num_inputs: triplets or records these came from.
@@ -60,15 +61,16 @@ def from_triplets(t: TripletArrays, action_of: np.ndarray, has_role: np.ndarray)
     """Agents = distinct (image, human box index), sorted; roles = the triplets of role classes."""
     num_actions = len(vocab.vcoco_actions())
     agent_key, agent_of = np.unique(t.image * (1 << 32) + t.human, return_inverse=True)
-    box = np.zeros((agent_key.size, 4))
+    box = np.zeros((agent_key.size, 4), dtype=np.float32)
     box[agent_of] = t.human_box
     scores = np.full((agent_key.size, num_actions), np.nan, dtype=np.float32)
     score32 = t.score.astype(np.float32)
     np.fmax.at(scores, (agent_of, action_of[t.cls]), score32)  # max over the agent's triplets (fmax skips NaN)
     r = np.flatnonzero(has_role[t.cls])
+    role_box = t.object_box[r].astype(np.float32)
     return AgentDetections(
         image=agent_key >> 32, box=box, scores=scores, role_agent=agent_of[r], role_cls=t.cls[r],
-        role_box=t.object_box[r], role_empty=~t.has_object[r] | (t.object_box[r] == 0).all(1),
+        role_box=role_box, role_empty=~t.has_object[r] | (role_box == 0).all(1),
         role_score=score32[r], role_index=r, num_inputs=len(t),
     )
 
@@ -81,6 +83,79 @@ def _float(value: Any, where: str) -> float:
     return float(value)
 
 
+_NUMBER = {int, float, type(None)}
+
+
+def _column(records: Sequence[dict], key: str) -> list:
+    return [r.get(key) for r in records]
+
+
+def _fast_official(records: Sequence[dict], images: dict[str, int], by_id: dict[int, int], where: str) -> AgentDetections | None:
+    """:func:`from_official` by columns (NumPy); ``None`` when any record is off, so that the
+    record-by-record path can name it."""
+    if not records or set(map(type, records)) != {dict}:
+        return None
+    if all("file_name" in r for r in records):
+        pos = [images.get(v) if isinstance(v, str) else None for v in _column(records, "file_name")]
+    elif not any("file_name" in r for r in records):
+        pos = [by_id.get(v) if type(v) is int else None for v in _column(records, "image_id")]
+    else:
+        return None
+    if None in pos:
+        return None
+    pb = _column(records, "person_box")
+    if set(map(type, pb)) != {list} or set(map(len, pb)) != {4} or not set(map(type, chain.from_iterable(pb))) <= _NUMBER:
+        return None
+    box = np.array(pb, dtype=np.float64)
+    if not np.isfinite(box).all() or (box[:, 2] < box[:, 0]).any() or (box[:, 3] < box[:, 1]).any():
+        return None
+    actions = vocab.vcoco_actions()
+    cols = list(chain.from_iterable(_column(records, f"{a.name}_agent") for a in actions))
+    if not set(map(type, cols)) <= _NUMBER:
+        return None
+    scores = np.array(cols, dtype=np.float64).reshape(len(actions), -1).T.astype(np.float32)
+    r_agent, r_cls, vals = [], [], []
+    for c, (act, role) in enumerate(vocab.vcoco_classes()):
+        if role is None:
+            continue
+        key = f"{act}_{role}"
+        col = _column(records, key)
+        has = [k for k, v in enumerate(col) if v is not None]
+        if len(has) < len(col) and any(key in records[k] for k, v in enumerate(col) if v is None):
+            return None  # an explicit null: the record-by-record path names it
+        vals.extend(col[k] for k in has)
+        r_agent.append(np.asarray(has, dtype=np.int64))
+        r_cls.append(np.full(len(has), c, dtype=np.int64))
+    if vals and (set(map(type, vals)) != {list} or set(map(len, vals)) != {5}):
+        return None
+    flat = list(chain.from_iterable(vals))
+    if not set(map(type, flat)) <= _NUMBER:
+        return None
+    r_val = [np.array(flat, dtype=np.float64).reshape(-1, 5)]
+    agent, cls, val = np.concatenate(r_agent), np.concatenate(r_cls), np.concatenate(r_val)
+    keep = ~np.isnan(val[:, 4])  # NaN / null score: not predicted
+    agent, cls, val = agent[keep], cls[keep], val[keep]
+    order = np.lexsort((cls, agent))  # record order, then class order (as the record-by-record path)
+    agent, cls, val = agent[order], cls[order], val[order]
+    return _assemble(np.asarray(pos, dtype=np.int64), box, scores, agent, cls, val[:, :4], val[:, 4], len(records), where)
+
+
+def _assemble(image: np.ndarray, box: np.ndarray, scores: np.ndarray, r_agent: np.ndarray, r_cls: np.ndarray,
+              r_box: np.ndarray, r_score: np.ndarray, num_inputs: int, where: str = "detections") -> AgentDetections:
+    rb = np.asarray(r_box, dtype=np.float64).reshape(-1, 4).astype(np.float32)  # float32, as the official arrays
+    empty = (rb == 0).all(1) | np.isnan(rb).all(1)
+    if not np.isfinite(rb[~empty]).all():
+        raise ValueError(f"{where}: a role box mixes numbers and NaN; use all zeros or all NaN for 'no object'")
+    return AgentDetections(
+        image=image, box=np.asarray(box, dtype=np.float64).reshape(-1, 4).astype(np.float32),
+        scores=np.asarray(scores, dtype=np.float32).reshape(-1, len(vocab.vcoco_actions())),
+        role_agent=np.asarray(r_agent, dtype=np.int64), role_cls=np.asarray(r_cls, dtype=np.int64),
+        role_box=np.where(empty[:, None], np.float32(0.0), rb), role_empty=empty,
+        role_score=np.asarray(r_score, dtype=np.float32), role_index=np.asarray(r_agent, dtype=np.int64),
+        num_inputs=num_inputs,
+    )
+
+
 def from_official(records: Sequence[dict], images: dict[str, int], where: str = "detections") -> AgentDetections:
     """Parse official detection records; raises ``ValueError`` naming record and key.
 
@@ -91,6 +166,14 @@ def from_official(records: Sequence[dict], images: dict[str, int], where: str = 
         where: prefix of error messages (the file name).
     """
     by_id = {int(m[-1]): i for name, i in images.items() if (m := re.findall(r"\d+", name))}
+    fast = _fast_official(records, images, by_id, where)
+    if fast is not None:
+        return fast
+    return _slow_official(records, images, by_id, where)
+
+
+def _slow_official(records: Sequence[dict], images: dict[str, int], by_id: dict[int, int], where: str) -> AgentDetections:
+    """Record by record, naming the first record and key at fault."""
     actions = vocab.vcoco_actions()
     classes = vocab.vcoco_classes()
     image, box, scores, r_agent, r_cls, r_box, r_score = [], [], [], [], [], [], []
@@ -130,18 +213,10 @@ def from_official(records: Sequence[dict], images: dict[str, int], where: str = 
         image.append(pos)
         box.append(pb)
         scores.append(row)
-    rb = np.asarray(r_box, dtype=np.float64).reshape(-1, 4)
-    empty = (rb == 0).all(1) | np.isnan(rb).all(1)
-    if (np.isnan(rb[~empty]).any()) or (~np.isfinite(rb[~empty])).any():
-        raise ValueError(f"{where}: a role box mixes numbers and NaN; use all zeros or all NaN for 'no object'")
-    return AgentDetections(
-        image=np.asarray(image, dtype=np.int64), box=np.asarray(box, dtype=np.float64).reshape(-1, 4),
-        scores=np.asarray(scores, dtype=np.float32).reshape(-1, len(actions)),
-        role_agent=np.asarray(r_agent, dtype=np.int64), role_cls=np.asarray(r_cls, dtype=np.int64),
-        role_box=np.where(empty[:, None], 0.0, rb), role_empty=empty,
-        role_score=np.asarray(r_score, dtype=np.float32), role_index=np.asarray(r_agent, dtype=np.int64),
-        num_inputs=len(records),
-    )
+    return _assemble(np.asarray(image, dtype=np.int64), np.asarray(box, dtype=np.float64).reshape(-1, 4),
+                     np.asarray(scores, dtype=np.float64).reshape(-1, len(actions)), np.asarray(r_agent, dtype=np.int64),
+                     np.asarray(r_cls, dtype=np.int64), np.asarray(r_box, dtype=np.float64).reshape(-1, 4),
+                     np.asarray(r_score, dtype=np.float64), len(records), where)
 
 
 def concat(a: AgentDetections, b: AgentDetections) -> AgentDetections:

@@ -79,6 +79,24 @@ def hicodet_aps(preds: list[Predictions], gts: list[ImageAnnotation], known_obje
     return aps
 
 
+def overlap32(gt, det) -> np.float32:
+    """v-coco ``get_overlap`` for one pair, in its float32 arithmetic under NumPy 1.x: the detection's
+    area is float32 scalars plus Python floats (float64 there), the rest float32."""
+    g, r, one = [np.float32(v) for v in gt], [np.float32(v) for v in det], np.float32(1)
+    iw = max(min(g[2], r[2]) - max(g[0], r[0]) + one, np.float32(0))
+    ih = max(min(g[3], r[3]) - max(g[1], r[1]) + one, np.float32(0))
+    inters = iw * ih
+    ref_area = (float(r[2] - r[0]) + 1.0) * (float(r[3] - r[1]) + 1.0)
+    return inters / (np.float32(ref_area) + (g[2] - g[0] + one) * (g[3] - g[1] + one) - inters)
+
+
+def argsort1(x: np.ndarray) -> np.ndarray:
+    """``x.argsort()`` as NumPy 1.x computes it (the official environment; NumPy 2 breaks ties differently)."""
+    from clhoi.eval.legacy_argsort import segmented_argsort
+
+    return segmented_argsort(x, [0], [x.size])
+
+
 def voc_ap(rec: np.ndarray, prec: np.ndarray) -> float:
     mrec = np.concatenate(([0.0], rec, [1.0]))
     mpre = np.concatenate(([0.0], prec, [0.0]))
@@ -119,8 +137,8 @@ def vcoco_agent_aps(agent_dets: list[dict], gts: list[ImageAnnotation]) -> np.nd
             covered = [False] * len(boxes)
             scores = np.array([d["scores"][aid] for d in dets], dtype=np.float32)
             valid = np.where(~np.isnan(scores))[0]
-            for j in valid[scores[valid].argsort()[::-1]]:
-                ovs = [overlap(dets[j]["box"], g) for g in boxes]
+            for j in valid[argsort1(scores[valid])[::-1]]:
+                ovs = [overlap32(g, dets[j]["box"]) for g in boxes]
                 jmax = int(np.argmax(ovs)) if ovs else -1
                 if jmax >= 0 and ignore[jmax]:
                     continue
@@ -149,9 +167,9 @@ def vcoco_role_aps(role_dets: list[dict], gts: list[ImageAnnotation], scenario: 
             dets = [d for d in role_dets if d["image"] == i and d["cls"] == c]
             covered = [False] * len(boxes)
             scores = np.array([d["score"] for d in dets], dtype=np.float32)
-            for j in scores.argsort()[::-1]:
+            for j in argsort1(scores)[::-1]:
                 d = dets[j]
-                ovs = [overlap(d["box"], g) for g in boxes]
+                ovs = [overlap32(g, d["box"]) for g in boxes]
                 jmax = int(np.argmax(ovs)) if ovs else -1
                 if jmax >= 0 and ignore[jmax]:
                     continue
@@ -160,7 +178,7 @@ def vcoco_role_aps(role_dets: list[dict], gts: list[ImageAnnotation], scenario: 
                     empty = all(v == 0 for v in d["role_box"])
                     ov_role = (1.0 if empty else 0.0) if scenario == 1 else 1.0
                 else:
-                    ov_role = overlap(gt_role, d["role_box"])
+                    ov_role = overlap32(gt_role, d["role_box"])
                 sc[c].append(scores[j])
                 ok = jmax >= 0 and actions[jmax, aid] == 1 and ovs[jmax] >= 0.5 and ov_role >= 0.5
                 if ok and not covered[jmax]:
@@ -183,10 +201,10 @@ def _aps(tp, fp, sc, npos) -> np.ndarray:
             out[k] = 0.0
             continue
         a_sc = np.array(sc[k], dtype=np.float32)
-        idx = a_sc.argsort()[::-1]
+        idx = argsort1(a_sc)[::-1]
         a_tp = np.cumsum(np.array(tp[k], dtype=np.float32)[idx])
         a_fp = np.cumsum(np.array(fp[k], dtype=np.float32)[idx])
         rec = a_tp / float(npos[k])
-        prec = a_tp / np.maximum(a_tp + a_fp, np.finfo(np.float64).eps)
+        prec = a_tp / np.maximum(a_tp + a_fp, np.float32(np.finfo(np.float64).eps))  # float32 under NumPy 1.x
         out[k] = voc_ap(rec, prec)
     return out

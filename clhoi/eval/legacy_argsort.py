@@ -1,0 +1,195 @@
+"""NumPy 1.x ``argsort`` (default ``kind="quicksort"``), reproduced permutation for permutation.
+
+Why: ``vsrl_eval.py`` (V-COCO) orders detections with ``scores.argsort()[::-1]`` on
+float32 arrays. That sort is not stable, so among equal scores the order, and with it
+the greedy matches and the AP, is whatever the sorting algorithm leaves. The official
+numbers come from NumPy 1.x, whose argsort for float32 is one fixed algorithm on every
+machine (NumPy 1.23 has no SIMD argsort): introsort, i.e.
+
+* median-of-three quicksort partitions (Hoare-style scans that stop on elements equal
+  to the pivot, which is parked at ``pr - 1``), the larger side pushed on a stack with
+  depth ``d - 1``, the smaller side partitioned next without a depth check;
+* insertion sort (stable) once a range has at most 16 elements;
+* heapsort for a popped range whose depth went below zero (the limit is
+  ``2 * floor(log2(n))``).
+
+NumPy 2 sorts with SIMD libraries (x86-simd-sort, Highway) where the CPU has them, and
+those leave ties in another order. So we do not call ``argsort``; we replay the
+algorithm. The replay is vectorised over many independent arrays at once
+(level by level over the ranges still to partition) and skips every range whose values
+are all distinct: there the result does not depend on the algorithm.
+
+The behaviour was checked against NumPy 1.23.5 on random arrays full of ties
+(``tests/eval/test_eval_legacy_argsort.py`` holds recorded permutations).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SMALL = 15
+"""NumPy's ``SMALL_QUICKSORT``: ranges with ``pr - pl <= 15`` are insertion-sorted."""
+
+
+def _depth_limit(n: np.ndarray) -> np.ndarray:
+    """``npy_get_msb(n) * 2``: twice the index of the highest set bit."""
+    msb = np.zeros(n.shape, dtype=np.int64)
+    m = n.astype(np.int64).copy()
+    while (m > 1).any():
+        big = m > 1
+        msb[big] += 1
+        m[big] >>= 1
+    return 2 * msb
+
+
+def _heapsort(v: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """NumPy's ``aheapsort_`` on the index list ``a`` (returns the new list); rare, so plain Python."""
+    vals = v.tolist()
+    a = [0] + a.tolist()  # 1-based
+    n = len(a) - 1
+    for l in range(n >> 1, 0, -1):
+        tmp = a[l]
+        i, j = l, l << 1
+        while j <= n:
+            if j < n and vals[a[j]] < vals[a[j + 1]]:
+                j += 1
+            if vals[tmp] < vals[a[j]]:
+                a[i] = a[j]
+                i = j
+                j += j
+            else:
+                break
+        a[i] = tmp
+    while n > 1:
+        tmp = a[n]
+        a[n] = a[1]
+        n -= 1
+        i, j = 1, 2
+        while j <= n:
+            if j < n and vals[a[j]] < vals[a[j + 1]]:
+                j += 1
+            if vals[tmp] < vals[a[j]]:
+                a[i] = a[j]
+                i = j
+                j += j
+            else:
+                break
+        a[i] = tmp
+    return np.asarray(a[1:], dtype=np.int64)
+
+
+def _sort_key(values: np.ndarray) -> np.ndarray:
+    """int64 keys in the order of the float32 values (``-0.0 == 0.0``; no NaN)."""
+    f = values.astype(np.float32) + np.float32(0.0)  # -0.0 -> 0.0
+    bits = f.view(np.int32).astype(np.int64)
+    return np.where(bits < 0, -(bits & 0x7FFFFFFF), bits)
+
+
+def _combined(key: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """One int64 per element ordering by ``(block, key)`` (blocks < 2**30, keys 32-bit)."""
+    return (block << 33) + (key + (1 << 31))
+
+
+def _tied_blocks(key: np.ndarray, block: np.ndarray, num_blocks: int) -> np.ndarray:
+    """``[num_blocks]`` bool: the block holds two elements with the same key."""
+    c = np.sort(_combined(key, block))
+    dup = c[1:][c[1:] == c[:-1]]
+    return np.bincount(dup >> 33, minlength=num_blocks) > 0
+
+
+def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """NumPy 1.x ``values[s:e].argsort()`` for every segment ``[s, e)``, all at once.
+
+    Args:
+        values: ``[N]`` float32 (no NaN), the segments laid out in it (they need not cover it).
+        starts: ``[S]`` segment starts.
+        ends: ``[S]`` segment ends (exclusive); segments must not overlap.
+
+    Returns:
+        ``[N]`` int64 ``p`` with ``p[s:e] = s + values[s:e].argsort()`` as NumPy 1.23 computes
+        it, and ``p[i] = i`` outside the segments.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    n_all = values.size
+    key = _sort_key(values)
+    idx = np.arange(n_all, dtype=np.int64)  # idx[pos]: the element at position pos
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.asarray(ends, dtype=np.int64)
+    # block[pos]: the range a position belongs to when the replay stops (its start); final sort is by
+    # (block, key, current position): insertion sort / any sort of distinct keys, ranges kept in place
+    block = np.arange(n_all, dtype=np.int64)
+    size = ends - starts
+    keep = size > 1
+    pl, pr = starts[keep], ends[keep] - 1
+    depth = _depth_limit(size[keep])
+    checked = np.ones(pl.size, dtype=bool)
+    while pl.size:
+        n = pr - pl + 1
+        # which ranges still need the replay: those with ties inside
+        task = np.repeat(np.arange(pl.size), n)
+        pos = np.arange(task.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(pl, n)
+        tied = _tied_blocks(key[idx[pos]], task, pl.size)
+        heap = tied & checked & (depth < 0)
+        for t in np.flatnonzero(heap).tolist():
+            a, b = int(pl[t]), int(pr[t]) + 1
+            idx[a:b] = _heapsort(key, idx[a:b])
+        final = ~tied | ((pr - pl <= SMALL) & ~heap)
+        block[pos[final[task]]] = np.repeat(pl[final], n[final])
+        go = tied & ~heap & (pr - pl > SMALL)
+        if not go.any():
+            break
+        pl, pr, depth = pl[go], pr[go], depth[go]
+        pl, pr, depth, checked = _partition(key, idx, pl, pr, depth)
+        keep = pr > pl
+        pl, pr, depth, checked = pl[keep], pr[keep], depth[keep], checked[keep]
+    order = np.argsort(_combined(key[idx], block), kind="stable")  # ties keep their current positions
+    return idx[order]
+
+
+def _partition(key: np.ndarray, idx: np.ndarray, pl: np.ndarray, pr: np.ndarray, depth: np.ndarray):
+    """One quicksort partition of every range ``[pl, pr]`` (in place on ``idx``); returns the child ranges."""
+    pm = pl + ((pr - pl) >> 1)
+    for a, b in ((pm, pl), (pr, pm), (pm, pl)):  # median of three: swap when key[b's] > key[a's]
+        sw = key[idx[a]] < key[idx[b]]
+        ia, ib = idx[a[sw]], idx[b[sw]]
+        idx[a[sw]], idx[b[sw]] = ib, ia
+    vp = key[idx[pm]]
+    ia, ib = idx[pm], idx[pr - 1]
+    idx[pm], idx[pr - 1] = ib, ia
+    # left scan stops at positions in [pl+1, pr-1] with key >= vp (ascending);
+    # right scan stops at positions in [pl, pr-2] with key <= vp (descending)
+    n = pr - pl + 1
+    t = np.repeat(np.arange(pl.size), n)
+    pos = np.arange(t.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(pl, n)
+    k = key[idx[pos]]
+    lmask = (pos >= pl[t] + 1) & (pos <= pr[t] - 1) & (k >= vp[t])
+    rmask = (pos <= pr[t] - 2) & (k <= vp[t])
+    lpos, lt = pos[lmask], t[lmask]
+    rpos, rt = pos[rmask][::-1], t[rmask][::-1]  # descending positions, tasks in reverse
+    cnt_l = np.bincount(lt, minlength=pl.size)
+    cnt_r = np.bincount(rt, minlength=pl.size)
+    start_l = np.cumsum(cnt_l) - cnt_l
+    start_r = np.cumsum(cnt_r[::-1])[::-1] - cnt_r  # rpos is laid out with the last task first
+    m = np.minimum(cnt_l, cnt_r)
+    pt = np.repeat(np.arange(pl.size), m)
+    kk = np.arange(pt.size) - np.repeat(np.cumsum(m) - m, m)
+    lk, rk = lpos[start_l[pt] + kk], rpos[start_r[pt] + kk]
+    ok = lk < rk  # a prefix of each task's pairs: those are swapped
+    big_k = np.bincount(pt[ok], minlength=pl.size)
+    ls, rs = lk[ok], rk[ok]
+    a, b = idx[ls], idx[rs]
+    idx[ls], idx[rs] = b, a
+    # where the left scan stops after the last swap: min(L_K, R_{K-1}) (L_0 when nothing was swapped)
+    l_next = lpos[start_l + big_k]
+    r_last = np.where(big_k > 0, rpos[start_r + np.maximum(big_k - 1, 0)], pr)
+    pi = np.minimum(l_next, r_last)
+    a, b = idx[pi], idx[pr - 1]
+    idx[pi], idx[pr - 1] = b, a
+    d = depth - 1
+    left_small = (pi - pl) < (pr - pi)
+    # children: both get depth d; the larger one is pushed (checked when popped), the smaller continues unchecked
+    c_pl = np.concatenate([pl, pi + 1])
+    c_pr = np.concatenate([pi - 1, pr])
+    c_depth = np.concatenate([d, d])
+    c_checked = np.concatenate([~left_small, left_small])
+    return c_pl, c_pr, c_depth, c_checked
