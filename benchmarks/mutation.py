@@ -445,6 +445,7 @@ def _run_forked(copy: Path, args: list[str], timeout: float, log: Path) -> tuple
 
 def pytest(copy: Path, paths: tuple[str, ...], timeout: float, mapped: bool = True) -> tuple[str, float, str]:
     """Run pytest in the copy: ``("pass" | "fail" | "timeout" | "error rc=N", seconds, tail of output)``."""
+    paths = tuple(p for p in paths if p.startswith("-") or (copy / p.split("::")[0]).exists())
     ignore = [f"--ignore={p}" for p in SLOW_IN_MAPPED if mapped and p not in paths]
     args = ["-x", "-q", "-p", "no:cacheprovider", "--no-header", *ignore, *paths]
     log = copy.parent / "pytest.log"
@@ -497,6 +498,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--worktree", action="store_true", help="mutate a copy of the working tree (default: HEAD)")
     ap.add_argument("--rev", default="HEAD", help="the commit to copy (without --worktree)")
+    ap.add_argument("--overlay", nargs="*", default=[], help="files copied from the working tree over the copy "
+                    "(e.g. new tests, to measure them on the code of --rev)")
+    ap.add_argument("--survivors-of", default="", help="run only the mutants that survived in this --json file "
+                    "(plus --only)")
     ap.add_argument("--only", default="", help="comma-separated mutant ids")
     ap.add_argument("--no-full", action="store_true", help="do not re-run survivors against the whole suite")
     ap.add_argument("--no-baseline", action="store_true", help="skip the unmutated run of the mapped tests")
@@ -512,7 +517,10 @@ def main(argv: list[str] | None = None) -> int:
     ids = [m.id for m in MUTANTS]
     if len(set(ids)) != len(ids):
         raise SystemExit("duplicate mutant ids")
-    chosen = [m for m in MUTANTS if not args.only or m.id in args.only.split(",")]
+    wanted = set(args.only.split(",")) if args.only else set()
+    if args.survivors_of:
+        wanted |= {r["id"] for r in json.loads(Path(args.survivors_of).read_text())["results"] if not r["killed"]}
+    chosen = [m for m in MUTANTS if not wanted or m.id in wanted]
     if args.list:
         for m in chosen:
             print(f"{m.id:34s} {m.file:32s} {m.what}")
@@ -520,6 +528,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="clhoi-mutation-") as tmp:
         copy = make_copy(Path(tmp), args.worktree, args.rev)
+        for name in args.overlay:
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, copy / name)
         stale = []
         for m in chosen:
             if not (copy / m.file).is_file() or m.apply((copy / m.file).read_text(encoding="utf-8")) is None:

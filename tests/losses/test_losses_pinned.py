@@ -188,3 +188,23 @@ def test_only_ok_records_give_targets():
     assert t.sr_mask.tolist() == [[True], [False]]
     # negatives are the record's negative verbs, not its positives
     assert not torch.allclose(t.negatives[0, 0], t.positives[0, 0])
+
+
+# ----------------------------------------------------------------------------- supervised matching boundary
+@pytest.mark.parametrize("human, obj, expected", [
+    ([0.0, 0.0, 20.0, 10.0], [30.0, 0.0, 40.0, 10.0], 1.0),  # person IoU 100 / 200 = 0.5 exactly: matched
+    ([0.0, 0.0, 21.0, 10.0], [30.0, 0.0, 40.0, 10.0], 0.0),  # 100 / 210: not matched
+    ([0.0, 0.0, 10.0, 10.0], [30.0, 0.0, 50.0, 10.0], 1.0),  # object IoU exactly 0.5
+    ([0.0, 0.0, 10.0, 10.0], [30.0, 0.0, 51.0, 10.0], 0.0),
+])
+def test_supervised_match_at_iou_exactly_half(human, obj, expected):
+    from clhoi.matching import match_pairs
+    from clhoi.structures import Detections, ImageAnnotation
+
+    det = Detections(torch.tensor([human, obj]), torch.ones(2), torch.tensor([0, 1]))
+    gt = ImageAnnotation("a.jpg", (100, 100), torch.tensor([[0.0, 0.0, 10.0, 10.0], [30.0, 0.0, 40.0, 10.0]]),
+                         torch.tensor([0, 1]), torch.tensor([[0, 1, 2]]))
+    out = StudentOutput(torch.zeros(1, D), torch.tensor([0]), torch.tensor([0]), torch.tensor([1]), torch.ones(1, 2),
+                        torch.tensor([1]))
+    labels = match_pairs(out, [det], [gt], 3)
+    assert labels.tolist() == [[0.0, 0.0, expected]]

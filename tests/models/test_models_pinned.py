@@ -290,3 +290,14 @@ def test_box_embedding_pooled_ignores_the_detector_embeddings(cfg: ModelConfig):
     torch.manual_seed(0)
     auto = build_student(dataclasses.replace(cfg, box_embedding="auto")).eval()
     assert not torch.allclose(auto([a], image_features=f).interaction, auto([b], image_features=f).interaction)
+
+
+def test_cognition_block_is_post_norm_attention_then_ffn(model: CLHOI):
+    """``x1 = LN1(x + Attn(q, k, v))``, ``out = LN2(x1 + FFN(x1))`` (DETR's post-norm layer), dropout off."""
+    block = model.icn.context.block
+    g = torch.Generator().manual_seed(3)
+    x, kv = torch.randn(2, 5, 32, generator=g), torch.randn(2, 4, 32, generator=g)
+    got, _ = block(x, x, kv, kv)
+    attn, _ = block.attn(x, kv, kv, need_weights=False)
+    x1 = block.norm1(x + attn)
+    torch.testing.assert_close(got, block.norm2(x1 + block.ffn(x1)))
