@@ -33,6 +33,10 @@ OBJECT_TEMPLATE = "a photo of {object}"
 """Prompt of an object name alone (the ``f_obj`` of Eq. 11); ``{object}`` has its article."""
 NO_INTERACTION_TEMPLATE = "a photo of a person and {object}"
 """Prompt of HICO-DET's ``no_interaction`` classes."""
+TEXT_SPACES = ("verb_object", "verb", "mixed")
+"""Which texts training and testing compare interaction features with (``model.text_space``):
+``verb_object`` "a photo of a person riding a bicycle" at training (positives, negatives, SR) and
+testing; ``verb`` "a photo of a person riding" at both; ``mixed`` verbs at training, verb + object at testing."""
 
 
 @lru_cache(maxsize=4096)
@@ -59,9 +63,11 @@ def gerund(verb: str) -> str:
 
 
 def with_article(name: str) -> str:
-    """``"apple"`` -> ``"an apple"``, ``"sports_ball"`` -> ``"a sports ball"``."""
+    """``"apple"`` -> ``"an apple"``, ``"sports_ball"`` -> ``"a sports ball"``; ``""`` stays ``""``."""
     text = name.replace("_", " ").strip().lower()
-    return f"{'an' if text[:1] in 'aeiou' else 'a'} {text}"
+    if not text:
+        return ""
+    return f"{'an' if text[0] in 'aeiou' else 'a'} {text}"
 
 
 def verb_prompt(verb: str, template: str = VERB_TEMPLATE) -> str:
@@ -75,10 +81,14 @@ def object_prompt(name: str, template: str = OBJECT_TEMPLATE) -> str:
 
 
 def hoi_prompt(verb: str, obj: str, template: str = HOI_TEMPLATE) -> str:
-    """The text of a ``<verb, object>`` class (``no_interaction`` gets its own template)."""
+    """The text of a ``<verb, object>`` class (``no_interaction`` gets its own template).
+
+    A verb without an object (``obj`` empty) gives the template without it:
+    ``hoi_prompt("run", "")`` -> ``"a photo of a person running"``.
+    """
     if verb.strip().lower() in ("no_interaction", "no interaction"):
-        return NO_INTERACTION_TEMPLATE.format(object=with_article(obj))
-    return template.format(verb=gerund(verb), object=with_article(obj))
+        return " ".join(NO_INTERACTION_TEMPLATE.format(object=with_article(obj)).split())
+    return " ".join(template.format(verb=gerund(verb), object=with_article(obj)).split())
 
 
 _VCOCO_ROLE_PHRASE: dict[tuple[str, str | None], str] = {

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from clhoi.matching import SupervisedTargets
 
 SR_LABEL_MODES: tuple[str, ...] = ("minmax", "cosine")
-__all__ = ["Criterion", "DistillTargets", "SR_LABEL_MODES", "context_loss", "i2t_loss", "image_level_interaction",
+SR_REDUCTIONS: tuple[str, ...] = ("mean", "sum")
+__all__ = ["Criterion", "DistillTargets", "SR_LABEL_MODES", "SR_REDUCTIONS", "context_loss", "i2t_loss", "image_level_interaction",
            "pad_pairs", "soft_relation_labels", "soft_relation_loss", "soft_similarity", "soft_similarity_matrix",
            "t2i_loss"]
 
@@ -266,23 +267,34 @@ def _minmax_per_image(sim: Tensor, pair_image: Tensor, num_images: int) -> Tenso
 
 
 def soft_relation_loss(
-    interaction: Tensor, pair_image: Tensor, verbs: Tensor, labels: Tensor, valid: Tensor, temperature: float
+    interaction: Tensor, pair_image: Tensor, verbs: Tensor, labels: Tensor, valid: Tensor, temperature: float,
+    reduction: str = "mean",
 ) -> Tensor:
     """Soft-relation loss ``L_SR`` (Eqs. 15-16).
 
     ``Y_hat = sigmoid(cos(I, f_pos) / temperature)`` (Eq. 15 through a sigmoid,
-    so that Eq. 16's logs are defined), binary cross-entropy against ``Y_s``,
-    averaged over the valid ``(pair, triplet)`` entries of the batch.
+    so that Eq. 16's logs are defined), binary cross-entropy against ``Y_s``.
 
     Args:
         interaction: ``[P, D]``; pair_image: ``[P]``.
         verbs: ``[B, R, D]`` the triplets' verb embeddings; labels, valid: ``[P, R]``.
+        reduction: ``"mean"`` over the valid ``(pair, triplet)`` entries of the
+            batch, or ``"sum"``: Eq. 16's sum over an image's ``K x P`` entries,
+            averaged over the images that have any (the other losses' ``1/B``).
     """
+    if reduction not in SR_REDUCTIONS:
+        raise ValueError(f"unknown SR reduction {reduction!r}; valid: {', '.join(SR_REDUCTIONS)}")
     cos = torch.einsum(
         "pd,prd->pr", F.normalize(interaction, dim=-1), F.normalize(verbs, dim=-1)[pair_image]
     )  # Eq. 15
     bce = F.binary_cross_entropy_with_logits(cos / temperature, labels.to(cos.dtype), reduction="none")  # Eq. 16
-    return _masked_mean(bce, valid, interaction)
+    if reduction == "mean":
+        return _masked_mean(bce, valid, interaction)
+    num_images = verbs.shape[0]
+    per_image = bce.new_zeros(num_images).index_add(0, pair_image, (bce * valid).sum(-1))  # Eq. 16 per image
+    has = torch.zeros(num_images, dtype=torch.bool, device=bce.device).index_fill(
+        0, pair_image[valid.any(-1)], True)
+    return _masked_mean(per_image, has, interaction)
 
 
 # ----------------------------------------------------------------------------- criterion
@@ -300,6 +312,7 @@ class Criterion(torch.nn.Module):
         sr_temperature: ``tau`` of the SR logits (Eq. 15).
         sr_threshold: the threshold of Eqs. 12-13.
         sr_label_mode: ``"minmax"`` or ``"cosine"`` (:func:`soft_relation_labels`).
+        sr_reduction: ``"mean"`` or ``"sum"`` (:func:`soft_relation_loss`).
         focal_alpha, focal_gamma: the supervised focal loss (UPT: 0.5, 0.2).
         prior_lambda: exponent of ``s_h * s_o`` in the supervised score (UPT training: 1).
     """
@@ -313,6 +326,7 @@ class Criterion(torch.nn.Module):
         sr_temperature: float = 0.1,
         sr_threshold: float = 0.5,
         sr_label_mode: str = "minmax",
+        sr_reduction: str = "mean",
         focal_alpha: float = 0.5,
         focal_gamma: float = 0.2,
         prior_lambda: float = 1.0,
@@ -330,6 +344,9 @@ class Criterion(torch.nn.Module):
         self.sr_temperature = sr_temperature
         self.sr_threshold = sr_threshold
         self.sr_label_mode = sr_label_mode
+        if sr_reduction not in SR_REDUCTIONS:
+            raise ValueError(f"unknown sr_reduction {sr_reduction!r}; valid: {', '.join(SR_REDUCTIONS)}")
+        self.sr_reduction = sr_reduction
         self.focal_alpha = focal_alpha
         self.focal_gamma = focal_gamma
         self.prior_lambda = prior_lambda
@@ -343,6 +360,7 @@ class Criterion(torch.nn.Module):
             sr_temperature=cfg.sr_temperature,
             sr_threshold=cfg.sr_threshold,
             sr_label_mode=cfg.sr_label_mode,
+            sr_reduction=cfg.sr_reduction,
             focal_alpha=cfg.focal_alpha,
             focal_gamma=cfg.focal_gamma,
             prior_lambda=cfg.prior_lambda,
@@ -396,7 +414,7 @@ class Criterion(torch.nn.Module):
             y, valid = soft_relation_labels(targets.union, img, targets.sr_verbs, targets.sr_objects, sr_mask,
                                             self.sr_threshold, self.sr_label_mode)
             out["soft_relation"] = w["soft_relation"] * soft_relation_loss(
-                inter, img, targets.sr_verbs, y, valid, self.sr_temperature)
+                inter, img, targets.sr_verbs, y, valid, self.sr_temperature, self.sr_reduction)
         if w["supervised"] != 0:
             if supervised is None:
                 raise ValueError("loss.supervised is non-zero but no SupervisedTargets were given; "

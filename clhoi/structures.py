@@ -49,7 +49,9 @@ class LabelRecord:
         image: image path relative to the image root (the record's key).
         caption: the context caption (answer to prompt 1).
         pairs: the parsed positive interactions.
-        negatives: negative verbs drawn from the 77-verb dictionary.
+        negatives: negative verbs drawn from the verb dictionary of appendix A.2
+            (``clhoi.vocab.negative_verbs()``: the 75 verbs Fig. 6 prints; the
+            paper's text says 77).
         teacher: teacher id (model name or ``"captions:<file>"``, ...).
         prompts: the prompts sent, by name (``{"caption": ..., "parse": ...}``).
         raw: raw teacher texts, by prompt name.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from clhoi.labelset import OBJECT_TEMPLATE, VERB_TEMPLATE, object_prompt, verb_prompt
+from clhoi.labelset import OBJECT_TEMPLATE, VERB_TEMPLATE, hoi_prompt, object_prompt, verb_prompt
 from clhoi.structures import LabelRecord
 
 
@@ -74,6 +74,7 @@ def build_distill_targets(
     union: Tensor | None = None,
     verb_template: str = VERB_TEMPLATE,
     object_template: str = OBJECT_TEMPLATE,
+    hoi_template: str | None = None,
 ) -> DistillTargets:
     """Encode the captions, verbs and objects of a batch's label records.
 
@@ -89,6 +90,11 @@ def build_distill_targets(
         verb_template: prompt of a verb (:func:`clhoi.labelset.verb_prompt`);
             use the one the inference label set uses.
         object_template: prompt of an object name.
+        hoi_template: when given (``model.text_space: verb_object``), the verb
+            texts carry the teacher's object: positives are the image's distinct
+            ``<verb, object>`` texts, negatives each negative verb with each of
+            the image's objects, and the SR verbs (Eqs. 11, 15) the triplet's
+            ``<verb, object>`` text. ``None``: verb texts (``verb_template``).
 
     Returns:
         the batch's targets, on the device of ``encode_text``'s output.
@@ -103,10 +109,18 @@ def build_distill_targets(
         ok = rec is not None and rec.status == "ok"
         cap = rec.caption.strip() if ok else ""
         captions.append([slot(cap)] if cap else [])
-        positives.append([slot(verb_prompt(v, verb_template)) for v in rec.verbs] if ok else [])
-        negatives.append([slot(verb_prompt(v, verb_template)) for v in dict.fromkeys(rec.negatives)] if ok else [])
         pairs = rec.pairs if ok else []
-        sr_verbs.append([slot(verb_prompt(p.verb, verb_template)) for p in pairs])
+        negs = list(dict.fromkeys(rec.negatives)) if ok else []
+        if hoi_template is None:
+            positives.append([slot(verb_prompt(v, verb_template)) for v in rec.verbs] if ok else [])
+            negatives.append([slot(verb_prompt(v, verb_template)) for v in negs])
+            sr_verbs.append([slot(verb_prompt(p.verb, verb_template)) for p in pairs])
+        else:
+            objs = list(dict.fromkeys(p.coco or p.object for p in pairs)) or [""]
+            hoi = [hoi_prompt(p.verb, p.coco or p.object, hoi_template) for p in pairs]
+            positives.append([slot(t) for t in dict.fromkeys(hoi)])
+            negatives.append([slot(hoi_prompt(v, o, hoi_template)) for v in negs for o in objs])
+            sr_verbs.append([slot(t) for t in hoi])
         sr_objects.append([slot(object_prompt(p.coco or p.object, object_template)) for p in pairs])
     if texts:
         table = encode_text(list(texts))

@@ -18,6 +18,8 @@ class LossConfig:
         sr_threshold: the threshold of the pseudo labels (Eqs. 12-13; paper: 0.5).
         sr_label_mode: ``minmax`` (cosines rescaled to [0, 1] over an image's pairs
             before thresholding) or ``cosine`` (raw cosine, the paper's letter).
+        sr_reduction: ``mean`` over the batch's valid (pair, triplet) entries, or
+            ``sum`` (Eq. 16's sum over an image's entries, averaged over images).
         focal_alpha, focal_gamma: focal loss of the supervised setting (UPT: 0.5, 0.2).
         prior_lambda: exponent of ``s_h * s_o`` multiplying the supervised score (UPT: 1).
     """
@@ -31,6 +33,7 @@ class LossConfig:
     sr_temperature: float = 0.1
     sr_threshold: float = 0.5
     sr_label_mode: str = "minmax"
+    sr_reduction: str = "mean"
     focal_alpha: float = 0.5
     focal_gamma: float = 0.2
     prior_lambda: float = 1.0
@@ -43,6 +46,8 @@ class LossConfig:
             raise ValueError("loss.temperature and loss.sr_temperature must be > 0")
         if self.sr_label_mode not in ("minmax", "cosine"):
             raise ValueError(f"loss.sr_label_mode must be 'minmax' or 'cosine', got {self.sr_label_mode!r}")
+        if self.sr_reduction not in ("mean", "sum"):
+            raise ValueError(f"loss.sr_reduction must be 'mean' or 'sum', got {self.sr_reduction!r}")
         if not 0.0 <= self.focal_alpha <= 1.0:
             raise ValueError(f"loss.focal_alpha must be in [0, 1], got {self.focal_alpha}")
 
@@ -103,14 +108,14 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        unknown = [t for t in tracker_names(self.trackers) if t not in TRACKERS]
+        if unknown:
+            raise ValueError(f"train.trackers: unknown tracker(s) {', '.join(unknown)}; valid: {', '.join(TRACKERS)}")
         if self.lr_drop_factor <= 0:
             raise ValueError(f"train.lr_drop_factor must be > 0, got {self.lr_drop_factor}")
         for name in ("weight_decay", "clip_grad_norm"):
             if getattr(self, name) < 0:
                 raise ValueError(f"train.{name} must be >= 0 (0 = off), got {getattr(self, name)}")
-        unknown = [t for t in tracker_names(self.trackers) if t not in TRACKERS]
-        if unknown:
-            raise ValueError(f"train.trackers: unknown tracker(s) {', '.join(unknown)}; valid: {', '.join(TRACKERS)}")
 
 
 TRACKERS = ("tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive")

@@ -184,7 +184,8 @@ def warm_text_cache(model: nn.Module, records: list[LabelRecord], label_set: Lab
         return torch.zeros(len(texts), 1)
 
     for k in range(0, len(records), chunk):
-        build_distill_targets(records[k : k + chunk], record, verb_template=model.config.verb_template)
+        build_distill_targets(records[k : k + chunk], record, verb_template=model.config.verb_template,
+                              hoi_template=model.config.training_hoi_template)
     texts = sorted(seen)
     if texts and getattr(model.encoders, "frozen", False):
         with torch.no_grad():

@@ -210,4 +210,4 @@ def eval_label_set(cfg: ExperimentConfig, dataset: str | None = None, verbs: lis
         spec = get_dataset(dataset or cfg.data.dataset)
     except ValueError as e:
         raise InputError(str(e)) from None
-    return spec.label_set(cfg.model.prompt_template, cfg.model.verb_template)
+    return spec.label_set(cfg.model.class_template, cfg.model.verb_template)

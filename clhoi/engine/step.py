@@ -105,7 +105,8 @@ def batch_losses(parts: "TrainingParts", batch: Batch, accelerator: Accelerator)
         if parts.distill:
             union = union_embeddings(raw, batch, output) if parts.needs_union else None
             records = batch.records if batch.records is not None else [None] * len(batch)
-            targets = build_distill_targets(records, raw.encode_text, union, verb_template=raw.config.verb_template)
+            targets = build_distill_targets(records, raw.encode_text, union, verb_template=raw.config.verb_template,
+                                            hoi_template=raw.config.training_hoi_template)
         if parts.label_set is not None:
             if batch.annotations is None or any(a is None for a in batch.annotations):
                 raise ValueError(f"supervised training needs ground truth for every image; {batch.file_names[0]!r} "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BOX_EMBEDDING_MODES = ("auto", "detector", "pooled")
+BASELINES = ("upt", "mlp")
+TEXT_SPACES = ("verb_object", "verb", "mixed")  # = clhoi.labelset.TEXT_SPACES (no torch import here)
 
 
 @dataclass
@@ -39,6 +41,11 @@ class ModelConfig:
         num_heads: attention heads in the ICN.
         num_spatial_layers: self-attention layers of Eq. 1.
         dropout: dropout inside the ICN.
+        baseline: the pair features the cognition chain starts from, the
+            paper's Table 4 row 1: ``upt`` (UPT's interaction head, cooperative
+            and competitive layers, :mod:`clhoi.models.upt`; the paper builds on
+            UPT) or ``mlp`` (``MLP(e_h, e_o)``, a minimal ablation baseline).
+        num_cooperative_layers: cooperative layers of the UPT head (UPT: 2).
         use_vlt: the Visual Linguistic Translator; off = ``f_v`` is a linear
             projection of ``f_img`` and there is no ``f_c``.
         use_spatial: spatial cognition (pair geometry prior ``S`` and the
@@ -49,14 +56,28 @@ class ModelConfig:
         freeze_clip: keep the CLIP encoders frozen (the paper's setting).
         freeze_qformer: keep the Q-Former frozen (adapters and context queries
             are trained either way).
-        learn_logit_scale: train the CLIP-style temperature.
-        logit_scale_init: initial temperature (``exp`` of the stored log).
+        learn_logit_scale: let the optimizer train ``logit_scale``, the
+            multiplier of the cosine inside Eq. 18's sigmoid. Only the
+            supervised focal loss reads it, so it changes only in
+            ``supervision: full`` runs; annotation-free runs keep
+            ``logit_scale_init`` whatever this says (the paper configs set it
+            to false there, so the config says what the run does).
+        logit_scale_init: the initial (annotation-free: the constant)
+            ``logit_scale``; 14.285714 = 1 / 0.07, the contrastive losses'
+            temperature.
         score_lambda: lambda of Eq. 18 (read by the post-processor).
         prompt_template: text prompt for an HOI, with ``{verb}`` (filled with
             the gerund, "riding") and ``{object}`` (with its article, "a
             bicycle") placeholders; see ``clhoi.labelset.hoi_prompt``.
         verb_template: text prompt for a verb alone (``{verb}``); see
             ``clhoi.labelset.verb_prompt``.
+        text_space: the texts interaction features are compared with, the
+            same at training and testing (``clhoi.labelset.TEXT_SPACES``):
+            ``verb_object`` (training positives, negatives and SR texts are
+            ``prompt_template`` with the teacher's object; HICO-DET classes too),
+            ``verb`` (``verb_template`` at both), or ``mixed`` (verbs at
+            training, verb + object at testing; the pre-issue-15 behaviour).
+            V-COCO's classes carry no object and always use ``verb_template``.
     """
 
     clip: str = "openai/clip-vit-base-patch16"
@@ -71,6 +92,8 @@ class ModelConfig:
     num_heads: int = 8
     num_spatial_layers: int = 2
     dropout: float = 0.1
+    baseline: str = "upt"
+    num_cooperative_layers: int = 2
     use_vlt: bool = True
     use_spatial: bool = True
     use_visual: bool = True
@@ -82,20 +105,15 @@ class ModelConfig:
     score_lambda: float = 0.5
     prompt_template: str = "a photo of a person {verb} {object}"
     verb_template: str = "a photo of a person {verb}"
+    text_space: str = "mixed"
 
     def __post_init__(self) -> None:
         if self.box_embedding not in BOX_EMBEDDING_MODES:
             raise ValueError(f"box_embedding must be one of {BOX_EMBEDDING_MODES}, got {self.box_embedding!r}")
+        if self.baseline not in BASELINES:
+            raise ValueError(f"model.baseline must be one of {BASELINES}, got {self.baseline!r}")
         if self.use_context and not self.use_vlt:
             raise ValueError("use_context needs use_vlt (context features f_c come from the VLT); set use_context=false")
-        for name in ("image_size", "num_context_queries", "box_embed_dim", "hidden_dim", "num_heads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("num_spatial_layers", "num_cooperative_layers"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"model.{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
         for name in ("image_size", "num_context_queries", "box_embed_dim", "hidden_dim", "num_heads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
@@ -112,5 +130,17 @@ class ModelConfig:
             raise ValueError("prompt_template needs both {verb} and {object} placeholders")
         if "{verb}" not in self.verb_template:
             raise ValueError("verb_template needs a {verb} placeholder")
+        if self.text_space not in TEXT_SPACES:
+            raise ValueError(f"model.text_space must be one of {TEXT_SPACES}, got {self.text_space!r}")
         if not 0.0 <= self.score_lambda <= 1.0:
             raise ValueError(f"score_lambda must be in [0, 1], got {self.score_lambda}")
+
+    @property
+    def class_template(self) -> str:
+        """Template of the HOI classes scored at testing (Eq. 17), per ``text_space``."""
+        return self.verb_template if self.text_space == "verb" else self.prompt_template
+
+    @property
+    def training_hoi_template(self) -> str | None:
+        """Template of the training texts when they carry the object (``verb_object``), else ``None``."""
+        return self.prompt_template if self.text_space == "verb_object" else None

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from clhoi.models.geometry import NUM_PAIR_FEATURES, box_cxcywh, pair_features, patch_centres, sine_encoding, union_boxes
+from clhoi.models.upt import UPTHead
 
 
 def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
@@ -76,24 +77,34 @@ class ICNOutput:
 class SpatialCognition(nn.Module):
     """Spatial prior ``S`` from pair geometry, Eq. 1 over box embeddings, and ``I_s``.
 
-    With ``enabled=False`` it is the plain baseline: ``I_s = MLP(e_h, e_o)``
-    (no geometry, no self-attention).
+    ``base_dim`` is the width of the baseline's pair features (UPT head) fused
+    into ``I_s``; 0 means no baseline features. With ``enabled=False`` there is
+    no geometry and no self-attention: ``I_s`` is the baseline's pair feature
+    (UPT) or, without one, ``MLP(e_h, e_o)``.
     """
 
-    def __init__(self, dim: int, heads: int, num_layers: int, dropout: float, enabled: bool = True) -> None:
+    def __init__(self, dim: int, heads: int, num_layers: int, dropout: float, enabled: bool = True,
+                 base_dim: int = 0) -> None:
         super().__init__()
         self.enabled = enabled
         self.dim = dim
+        self.base_dim = base_dim
         if enabled:
             self.layers = nn.ModuleList(CognitionBlock(dim, heads, dropout=dropout) for _ in range(num_layers))
             self.spatial_prior = nn.Sequential(nn.Linear(NUM_PAIR_FEATURES, dim), nn.ReLU(inplace=True))  # S
-            self.fuse = mlp(3 * dim, dim, dim)
-        else:
+            self.fuse = mlp(3 * dim + base_dim, dim, dim)
+        elif not base_dim:
             self.fuse = mlp(2 * dim, dim, dim)
 
-    def forward(self, e: Tensor, boxes: Tensor, box_mask: Tensor, pair_h: Tensor, pair_o: Tensor) -> Tensor:
-        """``e [B, N, H]``, ``boxes [B, N, 4]`` ([0, 1] xyxy), pair indices ``[B, M]`` -> ``I_s [B, M, H]``."""
+    def forward(self, e: Tensor, boxes: Tensor, box_mask: Tensor, pair_h: Tensor, pair_o: Tensor,
+                base: Tensor | None = None) -> Tensor:
+        """``e [B, N, H]``, ``boxes [B, N, 4]`` ([0, 1] xyxy), pair indices ``[B, M]``, baseline pair
+        features ``base [B, M, base_dim]`` (when ``base_dim``) -> ``I_s [B, M, H]``."""
+        if (base is None) != (not self.base_dim):
+            raise ValueError(f"SpatialCognition was built with base_dim={self.base_dim} but got base={base is not None}")
         if not self.enabled:
+            if base is not None:
+                return base
             return self.fuse(torch.cat([_gather(e, pair_h), _gather(e, pair_o)], -1))
         pe = sine_encoding(box_cxcywh(boxes), self.dim // 4)  # PE(b), [B, N, H]
         pad = _unmask_empty_rows(~box_mask)
@@ -103,7 +114,8 @@ class SpatialCognition(nn.Module):
         bh, bo = _gather(boxes, pair_h), _gather(boxes, pair_o)  # [B, M, 4]
         geometry = pair_features(bh.flatten(0, 1), bo.flatten(0, 1)).view(*pair_h.shape, -1)  # [B, M, 36]
         s = self.spatial_prior(geometry)  # S
-        return self.fuse(torch.cat([_gather(x, pair_h), _gather(x, pair_o), s], -1))  # I_s
+        parts = [_gather(x, pair_h), _gather(x, pair_o), s] + ([base] if base is not None else [])
+        return self.fuse(torch.cat(parts, -1))  # I_s
 
 
 class VisualCognition(nn.Module):
@@ -146,19 +158,30 @@ class InteractionCognitionNetwork(nn.Module):
         num_spatial_layers: self-attention layers of Eq. 1.
         dropout: dropout.
         use_spatial, use_visual, use_context: the links.
+        baseline: the pair features the chain starts from (Table 4 row 1): ``"upt"``
+            (:class:`~clhoi.models.upt.UPTHead`, the paper's baseline) or ``"mlp"``
+            (``MLP(e_h, e_o)`` when spatial cognition is off; nothing extra when on).
+        image_dim: width of the image features the UPT head pools (``baseline="upt"``).
+        num_cooperative_layers: the UPT head's cooperative layers (UPT: 2).
     """
 
     def __init__(self, dim: int, visual_dim: int, context_dim: int, heads: int = 8, num_spatial_layers: int = 2,
                  dropout: float = 0.1, use_spatial: bool = True, use_visual: bool = True,
-                 use_context: bool = True) -> None:
+                 use_context: bool = True, baseline: str = "mlp", image_dim: int = 0,
+                 num_cooperative_layers: int = 2) -> None:
         super().__init__()
-        self.spatial = SpatialCognition(dim, heads, num_spatial_layers, dropout, enabled=use_spatial)
+        if baseline not in ("upt", "mlp"):
+            raise ValueError(f"unknown baseline {baseline!r}; valid: upt, mlp")
+        self.baseline = UPTHead(dim, image_dim, heads, num_cooperative_layers, dropout) if baseline == "upt" else None
+        self.spatial = SpatialCognition(dim, heads, num_spatial_layers, dropout, enabled=use_spatial,
+                                        base_dim=dim if baseline == "upt" else 0)
         self.visual = VisualCognition(dim, visual_dim, heads, dropout) if use_visual else None
         self.context = ContextCognition(dim, context_dim, heads, dropout) if use_context else None
 
     def forward(self, e: Tensor, boxes: Tensor, box_mask: Tensor, pair_h: Tensor, pair_o: Tensor,
                 f_v: Tensor | None, grid: tuple[int, int], f_c: Tensor | None,
-                return_attention: bool = False) -> ICNOutput:
+                return_attention: bool = False, pair_mask: Tensor | None = None,
+                image_features: Tensor | None = None) -> ICNOutput:
         """Run the chain on padded inputs (see :class:`~clhoi.models.pairs.PairLayout`).
 
         Args:
@@ -170,9 +193,18 @@ class InteractionCognitionNetwork(nn.Module):
             grid: ``(rows, cols)`` of ``f_v``'s patches.
             f_c: ``[B, Q, D_c]`` context features (needed when context is on).
             return_attention: also return head-averaged attention maps.
+            pair_mask: ``[B, M]`` real pair slots (needed by the UPT baseline).
+            image_features: ``[B, L, C]`` image tokens the UPT baseline pools.
         """
         attentions: dict[str, Tensor] = {}
-        x = self.spatial(e, boxes, box_mask, pair_h, pair_o)  # I_s
+        base = None
+        if self.baseline is not None:
+            if pair_mask is None or image_features is None:
+                raise ValueError("the UPT baseline needs pair_mask and image_features")
+            base, w = self.baseline(e, boxes, box_mask, pair_h, pair_o, pair_mask, image_features, return_attention)
+            if w is not None:
+                attentions["competitive"] = w  # UPT's competitive layer, [B, M, M]
+        x = self.spatial(e, boxes, box_mask, pair_h, pair_o, base)  # I_s
         if self.visual is not None:
             if f_v is None:
                 raise ValueError("visual cognition is on but no visual features f_v were given")

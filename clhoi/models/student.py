@@ -71,6 +71,7 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
         self.icn = InteractionCognitionNetwork(
             h, d, d, cfg.num_heads, cfg.num_spatial_layers, cfg.dropout,
             use_spatial=cfg.use_spatial, use_visual=cfg.use_visual, use_context=cfg.use_context,
+            baseline=cfg.baseline, image_dim=c, num_cooperative_layers=cfg.num_cooperative_layers,
         )
         self.out_proj = nn.Linear(h, d)  # interaction features to the CLIP text width
         self.log_logit_scale = nn.Parameter(torch.tensor(math.log(cfg.logit_scale_init)),
@@ -146,7 +147,7 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
         layout = layout_pairs(detections, device)
         e = self._box_embeddings(detections, layout, image_features)
         icn = self.icn(e, layout.boxes, layout.box_mask, layout.pair_human, layout.pair_object,
-                       f_v, self.grid, f_c, return_attention)
+                       f_v, self.grid, f_c, return_attention, layout.pair_mask, image_features)
         slots = icn.features[layout.pair_image, layout.slot]  # [P, H]
         for name, w in icn.attentions.items():
             attentions[name] = w[layout.pair_image, layout.slot]

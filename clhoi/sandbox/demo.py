@@ -79,6 +79,10 @@ class DemoResult:
 def chain_rows() -> list[tuple[str, dict[str, bool], dict[str, float]]]:
     """Table 4: the chain of cognition grown link by link (the VLT joins with context cognition).
 
+    Row 1 is the paper's baseline, UPT's interaction head (``model.baseline: upt``, the
+    default) trained with the interaction distillation losses, without VLT and ICN; each
+    later row adds one link on top of it.
+
     Returns:
         ``(label, model switches, loss overrides)`` per row; rows without the VLT
         have no context features ``f_c`` and so no context loss (Eq. 7).
@@ -86,7 +90,7 @@ def chain_rows() -> list[tuple[str, dict[str, bool], dict[str, float]]]:
     off = dict(use_vlt=False, use_spatial=False, use_visual=False, use_context=False)
     no_fc = {"context": 0.0}
     return [
-        ("baseline (no cognition)", off, no_fc),
+        ("baseline (UPT head)", off, no_fc),
         ("+ spatial", {**off, "use_spatial": True}, no_fc),
         ("+ spatial + visual", {**off, "use_spatial": True, "use_visual": True}, no_fc),
         ("+ spatial + visual + context (CL-HOI)", dict(use_vlt=True, use_spatial=True, use_visual=True,

@@ -149,7 +149,7 @@ def evaluate_sandbox(checkpoint: str | Path, use_cache: bool | None = None, prog
     gts = to_sandbox_classes(read_ground_truth("sandbox", cfg.data.test_annotations, "data.test_annotations"))
     loader = eval_loader(cfg, model, [a.file_name for a in gts], use_cache, None)
     preds = evaluate(model, loader, PostProcess(score_lambda=cfg.model.score_lambda), sandbox_label_set(
-        cfg.model.prompt_template), "cpu")
+        cfg.model.class_template), "cpu")
     result = evaluate_hicodet(preds, gts, space=sandbox_label_space())
     d = result.default
     return SandboxScores(100 * d.full, 100 * d.rare, 100 * d.non_rare, preds, result)

@@ -43,9 +43,10 @@ PROBE_OBJECT_WORDS: dict[str, list[str]] = {**OBJECT_WORDS, "surfboard": ["surfb
                                             "snowboard": ["snowboard", "board"]}
 
 CLHOI_NO_LC = "CL-HOI without L_c"
+BASELINE_ROW = "baseline (no cognition, MLP)"
 
 NEEDS = {
-    "geometry": ("+ spatial", "baseline (no cognition)"),
+    "geometry": ("+ spatial", BASELINE_ROW),
     "appearance": ("+ spatial + visual", "+ spatial"),
     "context": ("+ spatial + visual + context (CL-HOI)", "+ spatial + visual"),
 }
@@ -115,8 +116,10 @@ def probe_rows() -> list[tuple[str, dict[str, bool], dict[str, float]]]:
     rows = chain_rows()
     full = rows[-1]
     rows = rows + [(CLHOI_NO_LC, dict(full[1]), {**full[2], "context": 0.0})]
+    rows[0] = (BASELINE_ROW, rows[0][1], rows[0][2])
     if "baseline" in {f.name for f in fields(ModelConfig)}:
-        # the minimal MLP(e_h, e_o) baseline: the "no cognition" row must carry no pair geometry
+        # the minimal MLP(e_h, e_o) baseline (not UPT's head, whose pair features hold the pair
+        # geometry): the "no cognition" row must carry no geometry, and each later row adds one link
         rows = [(label, {**switches, "baseline": "mlp"}, weights) for label, switches, weights in rows]
     return rows
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from clhoi.config import load_config
+from clhoi.models.config import ModelConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
 PAPER = [p for p in CONFIGS if p.name.startswith(("table", "fig"))]
@@ -47,8 +48,16 @@ def test_paper_config_header_and_settings(path: Path):
         assert cfg.supervision == "full" and cfg.loss.supervised > 0 and cfg.data.train_annotations
     else:
         assert cfg.supervision == "annotation_free" and cfg.loss.supervised == 0 and not cfg.data.train_annotations
-    if "swinl" in path.stem:
-        assert cfg.data.detections_train and cfg.data.detections_test  # external detector, see header
+    if "swinl" in path.stem:  # external detector whose files carry its box embeddings, see header
+        assert cfg.data.detections_train.endswith(".safetensors") and cfg.data.detections_test.endswith(".safetensors")
+        assert (cfg.model.box_embedding, cfg.model.box_embed_dim) == ("detector", 256)
+        assert "embeddings [N, 256]" in header and "docs/models.md" in header
+    assert cfg.model.clip == "openai/clip-vit-base-patch16"  # docs/paper_map.md: ViT-B/16 in every row
+    assert cfg.model.baseline == "upt"  # the paper builds on UPT (section 4.1, Table 4)
+    assert cfg.model.text_space == ModelConfig().text_space  # one text space, the measured default
+    # Eq. 18's multiplier: trained by the supervised loss only; a stated constant otherwise (Table 6 included)
+    assert cfg.model.learn_logit_scale == (cfg.supervision == "full")
+    assert abs(cfg.model.logit_scale_init - 1 / 0.07) < 1e-5
     if path.stem.startswith("table4_"):
         assert not cfg.model.use_vlt and cfg.loss.context == 0
     if path.stem.startswith("table5_"):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clhoi.engine.config import LossConfig
-from clhoi.labelset import object_prompt, verb_prompt
+from clhoi.labelset import hoi_prompt, object_prompt, verb_prompt
 from clhoi.losses import Criterion, DistillTargets
 from clhoi.structures import LabelRecord, StudentOutput
 from clhoi.targets import build_distill_targets
@@ -66,6 +66,19 @@ def test_targets_builder_encodes_once_and_masks_empty_records() -> None:
     assert torch.allclose(t.positives[0, 1], enc.table[verb_prompt("feed")])
     assert torch.allclose(t.sr_objects[3, 0], enc.table[object_prompt("cup")])
     assert torch.equal(t.positives[1], torch.zeros(2, D))
+
+
+def test_verb_object_text_space_puts_the_object_in_every_verb_text() -> None:
+    enc = _Encoder()
+    t = build_distill_targets(_records(), enc, union=torch.randn(5, D), hoi_template="a photo of a person {verb} {object}")
+    assert t.positive_mask.sum(1).tolist() == [2, 0, 0, 1]
+    assert torch.allclose(t.positives[0, 1], enc.table[hoi_prompt("feed", "horse")])
+    assert torch.allclose(t.sr_verbs[3, 0], enc.table["a photo of a person holding a cup"])
+    assert torch.allclose(t.sr_objects[3, 0], enc.table[object_prompt("cup")])  # Eq. 11's f_obj is unchanged
+    # each negative verb with each of the image's objects: "a photo of a person saying a cup"
+    assert t.negative_mask.sum(1).tolist() == [2, 0, 0, 2]
+    assert torch.allclose(t.negatives[3, 0], enc.table[hoi_prompt("say", "cup")])
+    assert not any(k.endswith(" an") or k.endswith(" a") for k in enc.table)
 
 
 def test_criterion_weights_terms_and_total() -> None:

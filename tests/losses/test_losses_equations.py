@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -144,15 +145,20 @@ def test_soft_relation_labels_and_loss_match_loop() -> None:
                     s2 = 1.0 if max(c2) - min(c2) < 1e-6 else (s2 - min(c2)) / (max(c2) - min(c2))
                 assert float(y[k, p]) == float(s1 >= thr and s2 >= thr)  # Eqs. 12-14
         got = soft_relation_loss(inter, pair_image, verbs, y, valid, TAU)
-        terms = []
+        terms: dict[int, list[float]] = {}
         for k in range(inter.shape[0]):
             i = int(pair_image[k])
             for p in range(r):
                 if mask[i, p]:
                     yhat = 1 / (1 + math.exp(-_cos(inter[k], verbs[i, p]) / TAU))  # Eq. 15 through a sigmoid
                     yy = float(y[k, p])
-                    terms.append(-(yy * math.log(yhat) + (1 - yy) * math.log(1 - yhat)))  # Eq. 16
-        assert abs(float(got) - sum(terms) / len(terms)) < 1e-5
+                    terms.setdefault(i, []).append(-(yy * math.log(yhat) + (1 - yy) * math.log(1 - yhat)))  # Eq. 16
+        flat = [t for ts in terms.values() for t in ts]
+        assert abs(float(got) - sum(flat) / len(flat)) < 1e-5
+        summed = soft_relation_loss(inter, pair_image, verbs, y, valid, TAU, reduction="sum")
+        assert abs(float(summed) - sum(sum(ts) for ts in terms.values()) / len(terms)) < 1e-5  # Eq. 16 per image
+    with pytest.raises(ValueError, match="mean, sum"):
+        soft_relation_loss(inter, pair_image, verbs, y, valid, TAU, reduction="max")
 
 
 def test_minmax_labels_give_the_best_pair_of_each_triplet() -> None:

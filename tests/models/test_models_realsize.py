@@ -69,5 +69,7 @@ def test_real_size_student_on_meta(tmp_path: Path) -> None:
     assert count(model.vlt.qformer) == 105_137_664
     trainable = sum(p.numel() for p in model.trainable_parameters())
     assert trainable == count(model) - 149_620_737 - 105_137_664  # CLIP and the Q-Former are frozen
+    # UPT's head (tests/models/test_models_upt.py derives its size from UPT's layers) with CLIP's 768-d tokens pooled
+    assert count(model.icn.baseline) == 12_712_592
     assert model.vlt.context_queries.shape == (1, 32, 768)
     assert model.grid == (14, 14)

@@ -199,10 +199,14 @@ def test_each_ablation_switch_changes_the_computation(cfg: ModelConfig, name: st
 def test_visual_link_reads_the_image_and_context_link_reads_f_c(cfg: ModelConfig) -> None:
     torch.manual_seed(0)
     dets = [make_dets([0, 1, 2])]
-    spatial_only = build_student(dataclasses.replace(cfg, use_vlt=False, use_context=False, use_visual=False)).eval()
+    spatial_only = build_student(dataclasses.replace(cfg, use_vlt=False, use_context=False, use_visual=False,
+                                                     baseline="mlp")).eval()
     a = spatial_only(dets, image_features=feats(1, seed=1)).interaction
     b = spatial_only(dets, image_features=feats(1, seed=2)).interaction
-    torch.testing.assert_close(a, b)  # no visual link: the image does not matter
+    torch.testing.assert_close(a, b)  # no visual link, MLP baseline: the image does not matter
+    upt = build_student(dataclasses.replace(cfg, use_vlt=False, use_context=False, use_visual=False)).eval()
+    assert not torch.allclose(upt(dets, image_features=feats(1, seed=1)).interaction,  # UPT's pooled global token
+                              upt(dets, image_features=feats(1, seed=2)).interaction)
     visual = build_student(dataclasses.replace(cfg, use_vlt=False, use_context=False)).eval()
     assert not torch.allclose(visual(dets, image_features=feats(1, seed=1)).interaction,
                               visual(dets, image_features=feats(1, seed=2)).interaction)

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from clhoi import vocab
-from clhoi.labelset import LabelSet, gerund, hoi_prompt, verb_prompt
+from clhoi.labelset import LabelSet, gerund, hoi_prompt, verb_prompt, with_article
 from clhoi.postprocess import PostProcess, interaction_scores
 from clhoi.structures import Detections, StudentOutput
 
@@ -123,9 +123,29 @@ def test_prompts() -> None:
     assert hoi_prompt("eat", "apple") == "a photo of a person eating an apple"
     assert hoi_prompt("no_interaction", "sports_ball") == "a photo of a person and a sports ball"
     assert verb_prompt("hold") == "a photo of a person holding"
+    # a verb without an object: no dangling article ('' is in every string, so '' in 'aeiou' was True)
+    assert hoi_prompt("run", "") == hoi_prompt("run", "  ") == "a photo of a person running"
+    assert with_article("") == "" and with_article("egg") == "an egg" and with_article("cup") == "a cup"
     ls = LabelSet.hicodet()
     assert ls.num_classes == 600 and len(set(ls.texts)) == 600
     with pytest.raises(ValueError, match="valid: hicodet, vcoco, verbs"):
         LabelSet.by_name("coco")
     with pytest.raises(ValueError, match="at least one"):
         LabelSet.verbs([" "])
+
+
+@pytest.mark.parametrize("space, train_has_object, test_has_object",
+                         [("verb_object", True, True), ("verb", False, False), ("mixed", False, True)])
+def test_text_space_is_one_setting_for_training_and_testing(space: str, train_has_object: bool,
+                                                            test_has_object: bool) -> None:
+    from clhoi.config import ExperimentConfig
+    from clhoi.engine.sources import eval_label_set
+    from clhoi.models.config import ModelConfig
+
+    model = ModelConfig(text_space=space)
+    assert (model.training_hoi_template is not None) == train_has_object
+    texts = eval_label_set(ExperimentConfig(model=model), "hicodet").texts
+    ride_bicycle = texts[LabelSet.hicodet().names.index("ride bicycle")]
+    assert ride_bicycle == ("a photo of a person riding a bicycle" if test_has_object else "a photo of a person riding")
+    with pytest.raises(ValueError, match="model.text_space"):
+        ModelConfig(text_space="object")
