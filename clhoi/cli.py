@@ -229,17 +229,19 @@ def teacher_report_command(
 @app.command("evaluate")
 def evaluate_command(
     dataset: Annotated[str, typer.Option(help="hicodet | vcoco | sandbox (or a plug-in dataset, clhoi/data/registry.py)")],
-    predictions: Annotated[Path, typer.Option(help="predictions: a JSON list of {file_name, boxes, labels, hoi} records or JSON lines (predictions.jsonl of `clhoi eval`); V-COCO also takes vsrl_eval detection records (docs/evaluation.md)")],
+    predictions: Annotated[Path, typer.Option(help="predictions: a JSON list of {file_name, boxes, labels, hoi} records or JSON lines (predictions.jsonl of `clhoi eval`), or the <image>.json files of `clhoi predict` (one, or their folder); V-COCO also takes vsrl_eval detection records (docs/evaluation.md)")],
     annotations: Annotated[Optional[Path], typer.Option(help="test annotations (HICO-DET: any layout, default: the test annotations shipped with clhoi; V-COCO: vcoco_test.json or test_vcoco.json)")] = None,
     image_labels: Annotated[Optional[Path], typer.Option(help="HICO's image-level labels (anno.mat): the official Known-Object image set (HICO-DET only)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write the metrics (and per-class APs) as JSON here")] = None,
     coco_instances: Annotated[Optional[Path], typer.Option(help="COCO instances file (official V-COCO layout only)")] = None,
 ) -> None:
     """Score HOI predictions with the official HICO-DET or V-COCO protocol (docs/evaluation.md)."""
-    from clhoi.data.registry import dataset_names
+    from clhoi.data.registry import dataset_names, get_dataset
     from clhoi.eval.run import metrics_table, run_evaluation
 
-    if dataset not in dataset_names():
+    try:
+        get_dataset(dataset)  # built-in names without scanning the installed packages' entry points
+    except ValueError:
         fail(f"--dataset must be one of {', '.join(dataset_names())}, got {dataset!r}")
     try:
         run = run_evaluation(dataset, predictions, annotations, coco_instances, out, image_labels)

@@ -415,10 +415,11 @@ def _fredzzhang_vectorised(
     space = vocab.hicodet()
     keys = ("boxes_h", "boxes_o", "hoi", "object", "verb")
     try:
-        if not all(type(f) is str and f for f in files) or not all(type(a) is dict for a in annos):
+        # type checks as set(map(type, ...)): one C-level pass each
+        if not (set(map(type, files)) <= {str} and all(files) and set(map(type, annos)) <= {dict}):
             return None
         cols = {k: [a[k] for a in annos] for k in keys}
-        if not all(type(v) is list for k in keys for v in cols[k]):
+        if not all(set(map(type, cols[k])) <= {list} for k in keys):
             return None
         count = np.fromiter(map(len, cols["hoi"]), dtype=np.int64, count=len(annos))
         if any((np.fromiter(map(len, cols[k]), dtype=np.int64, count=len(annos)) != count).any() for k in keys):
@@ -430,7 +431,7 @@ def _fredzzhang_vectorised(
         boxes = {}
         for k in ("boxes_h", "boxes_o"):
             rows = list(chain.from_iterable(cols[k]))
-            if not all(type(r) is list and len(r) == 4 for r in rows):
+            if not (set(map(type, rows)) <= {list} and set(map(len, rows)) <= {4}):
                 return None
             b = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=4 * total).reshape(-1, 4)
             if not (np.isfinite(b).all() and (b[:, 2] >= b[:, 0]).all() and (b[:, 3] >= b[:, 1]).all()):
@@ -439,7 +440,7 @@ def _fredzzhang_vectorised(
         ints = {}
         for k, high in (("hoi", space.num_classes), ("object", len(obj_map)), ("verb", len(verb_map))):
             values = list(chain.from_iterable(cols[k]))
-            if not all(type(v) is int for v in values):
+            if not set(map(type, values)) <= {int}:
                 return None
             a = np.fromiter(values, dtype=np.int64, count=total)
             if (a < 0).any() or (a >= high).any():

@@ -112,3 +112,29 @@ def test_the_sandbox_registers_through_an_entry_point():
     assert spec.protocol == "hicodet" and spec.label_space().num_classes == 24
     with pytest.raises(ValueError, match="unknown dataset 'coco'.*hicodet, vcoco, sandbox"):
         get_dataset("coco")
+
+
+def test_the_registry_sandbox_mapping_is_to_sandbox_classes():
+    """clhoi.sandbox.dataset maps ground truth exactly as clhoi.sandbox.experiment.to_sandbox_classes (torch or NumPy)."""
+    import torch
+
+    from clhoi import vocab
+    from clhoi.sandbox.dataset import to_sandbox_ids
+    from clhoi.sandbox.experiment import to_sandbox_classes
+    from clhoi.sandbox.labels import sandbox_to_hicodet
+    from clhoi.structures import ImageAnnotation
+
+    hico = list(sandbox_to_hicodet())
+    boxes = torch.tensor([[0.0, 0, 9, 9], [5, 5, 20, 20]])
+    images = [ImageAnnotation(f"{i}.png", (32, 32), boxes, torch.tensor([0, 1]),
+                              torch.tensor([[0, 1, hico[i]], [0, 1, hico[-1 - i]]])) for i in range(3)]
+    images.append(ImageAnnotation("empty.png", (32, 32), boxes, torch.tensor([0, 1]), torch.zeros(0, 3, dtype=torch.long)))
+    want = to_sandbox_classes(images)
+    got = to_sandbox_ids(images)
+    assert all(torch.equal(a.hoi, b.hoi) and a.hoi.dtype == b.hoi.dtype for a, b in zip(got, want))
+    numpy_in = [ImageAnnotation(a.file_name, a.size, a.boxes.numpy(), a.labels.numpy(), a.hoi.numpy()) for a in images]
+    assert all(np.array_equal(a.hoi, b.hoi.numpy()) for a, b in zip(to_sandbox_ids(numpy_in), want))
+    outside = next(c for c in range(len(vocab.hicodet().hoi)) if c not in hico)
+    bad = [ImageAnnotation("x.png", (32, 32), boxes, torch.tensor([0, 1]), torch.tensor([[0, 1, outside]]))]
+    with pytest.raises(KeyError, match="x.png"):
+        to_sandbox_ids(bad)
