@@ -163,7 +163,18 @@ def _read_official(data: list, path: str, coco: CocoInstances) -> VCOCODataset:
         if len(role_ids) != n * len(roles):
             raise AnnotationError(path, name, "role_object_id",
                                   f"has {len(role_ids)} entries; {n} agents x {len(roles)} roles need {n * len(roles)}")
-        for i in range(n):
+        if _plain_columns(cols, role_ids, n, coco):  # the common case, checked by columns
+            order.update(dict.fromkeys(cols["image_id"]))
+            agents.update(cols["ann_id"])
+            for i in [i for i, v in enumerate(cols["label"]) if v == 1]:
+                iid, aid = cols["image_id"][i], cols["ann_id"][i]
+                out = rows.setdefault(iid, [])
+                if len(roles) == 1:
+                    out.append((aid, 0, classes[(action, None)]))
+                for r in range(1, len(roles)):
+                    out.append((aid, role_ids[r * n + i], classes[(action, roles[r])]))
+            continue
+        for i in range(n):  # element by element, to name the first fault
             iid = cols["image_id"][i]
             aid = check_int(cols["ann_id"][i], path, name, f"ann_id[{i}]", 1, 1 << 62)
             if iid not in coco.images:
@@ -235,6 +246,19 @@ def _read_official(data: list, path: str, coco: CocoInstances) -> VCOCODataset:
             "of those agents", stacklevel=4,
         )
     return out
+
+
+def _plain_columns(cols: dict[str, list], role_ids: list, n: int, coco: CocoInstances) -> bool:
+    """The action's columns are all well formed (what the element-by-element checks would accept)."""
+    ann, label = cols["ann_id"], cols["label"]
+    if n == 0:
+        return True
+    if not (set(map(type, ann)) == set(map(type, label)) == set(map(type, role_ids)) == {int}
+            and set(map(type, cols["image_id"])) == {int}):
+        return False
+    roles = role_ids[n:]
+    return (min(ann) >= 1 and max(ann) <= 1 << 62 and set(label) <= {0, 1} and role_ids[:n] == ann
+            and (not roles or (min(roles) >= 0 and max(roles) <= 1 << 62)) and set(cols["image_id"]) <= coco.images.keys())
 
 
 # --------------------------------------------------------------------------- converted

@@ -78,16 +78,24 @@ def from_triplets(t: TripletArrays, action_of: np.ndarray, has_role: np.ndarray)
 def _float(value: Any, where: str) -> float:
     if value is None:
         return math.nan
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not isinstance(value, (int, float)):  # booleans are 0 / 1, as NumPy reads them in the official code
         raise ValueError(f"{where}: expected a number or null, got {value!r}")
     return float(value)
 
 
-_NUMBER = {int, float, type(None)}
-
-
 def _column(records: Sequence[dict], key: str) -> list:
     return [r.get(key) for r in records]
+
+
+def _floats(values: list, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``values`` (numbers / ``None``, nested lists) as float64 of ``shape``; ``None`` when anything else is in
+    them (strings, ragged lists), which the record-by-record path then names. Booleans read as 0 / 1, as
+    NumPy reads them in the official code."""
+    try:
+        out = np.array(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        return None
+    return out if out.shape == shape else None
 
 
 def _fast_official(records: Sequence[dict], images: dict[str, int], by_id: dict[int, int], where: str) -> AgentDetections | None:
@@ -103,35 +111,34 @@ def _fast_official(records: Sequence[dict], images: dict[str, int], by_id: dict[
         return None
     if None in pos:
         return None
-    pb = _column(records, "person_box")
-    if set(map(type, pb)) != {list} or set(map(len, pb)) != {4} or not set(map(type, chain.from_iterable(pb))) <= _NUMBER:
-        return None
-    box = np.array(pb, dtype=np.float64)
-    if not np.isfinite(box).all() or (box[:, 2] < box[:, 0]).any() or (box[:, 3] < box[:, 1]).any():
+    box = _floats(_column(records, "person_box"), (len(records), 4))
+    if box is None or not np.isfinite(box).all() or (box[:, 2] < box[:, 0]).any() or (box[:, 3] < box[:, 1]).any():
         return None
     actions = vocab.vcoco_actions()
     cols = list(chain.from_iterable(_column(records, f"{a.name}_agent") for a in actions))
-    if not set(map(type, cols)) <= _NUMBER:
+    scores = _floats(cols, (len(cols),))
+    if scores is None:
         return None
-    scores = np.array(cols, dtype=np.float64).reshape(len(actions), -1).T.astype(np.float32)
+    scores = scores.reshape(len(actions), -1).T.astype(np.float32)
     r_agent, r_cls, vals = [], [], []
     for c, (act, role) in enumerate(vocab.vcoco_classes()):
         if role is None:
             continue
         key = f"{act}_{role}"
         col = _column(records, key)
-        has = [k for k, v in enumerate(col) if v is not None]
-        if len(has) < len(col) and any(key in records[k] for k, v in enumerate(col) if v is None):
-            return None  # an explicit null: the record-by-record path names it
-        vals.extend(col[k] for k in has)
-        r_agent.append(np.asarray(has, dtype=np.int64))
-        r_cls.append(np.full(len(has), c, dtype=np.int64))
-    if vals and (set(map(type, vals)) != {list} or set(map(len, vals)) != {5}):
+        if None in col:  # absent keys (not predicted); an explicit null goes to the record-by-record path
+            has = [k for k, v in enumerate(col) if v is not None]
+            if any(key in records[k] for k, v in enumerate(col) if v is None):
+                return None
+            vals.extend([col[k] for k in has])
+            r_agent.append(np.asarray(has, dtype=np.int64))
+        else:
+            vals.extend(col)
+            r_agent.append(np.arange(len(col), dtype=np.int64))
+        r_cls.append(np.full(r_agent[-1].size, c, dtype=np.int64))
+    r_val = [_floats(vals, (len(vals), 5))]
+    if r_val[0] is None:
         return None
-    flat = list(chain.from_iterable(vals))
-    if not set(map(type, flat)) <= _NUMBER:
-        return None
-    r_val = [np.array(flat, dtype=np.float64).reshape(-1, 5)]
     agent, cls, val = np.concatenate(r_agent), np.concatenate(r_cls), np.concatenate(r_val)
     keep = ~np.isnan(val[:, 4])  # NaN / null score: not predicted
     agent, cls, val = agent[keep], cls[keep], val[keep]
