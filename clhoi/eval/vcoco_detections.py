@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 from itertools import chain
+from operator import itemgetter
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -115,6 +116,9 @@ def _fast_official(records: Sequence[dict], images: dict[str, int], by_id: dict[
     if box is None or not np.isfinite(box).all() or (box[:, 2] < box[:, 0]).any() or (box[:, 3] < box[:, 1]).any():
         return None
     actions = vocab.vcoco_actions()
+    full = _all_keys(records, pos, box)
+    if full is not None:
+        return full
     cols = list(chain.from_iterable(_column(records, f"{a.name}_agent") for a in actions))
     scores = _floats(cols, (len(cols),))
     if scores is None:
@@ -145,6 +149,27 @@ def _fast_official(records: Sequence[dict], images: dict[str, int], by_id: dict[
     order = np.lexsort((cls, agent))  # record order, then class order (as the record-by-record path)
     agent, cls, val = agent[order], cls[order], val[order]
     return _assemble(np.asarray(pos, dtype=np.int64), box, scores, agent, cls, val[:, :4], val[:, 4], len(records), where)
+
+
+def _all_keys(records: Sequence[dict], pos: list, box: np.ndarray) -> AgentDetections | None:
+    """The records as the official code needs them, with every key (one C-level lookup per record);
+    ``None`` when a key is missing or a value malformed."""
+    actions = vocab.vcoco_actions()
+    classes = vocab.vcoco_classes()
+    role_cls = np.array([c for c, (_, role) in enumerate(classes) if role is not None], dtype=np.int64)
+    agent_keys = itemgetter(*(f"{a.name}_agent" for a in actions))
+    role_keys = itemgetter(*(f"{classes[c][0]}_{classes[c][1]}" for c in role_cls.tolist()))
+    try:
+        scores = _floats(list(map(agent_keys, records)), (len(records), len(actions)))
+        roles = _floats(list(map(role_keys, records)), (len(records), role_cls.size, 5))
+    except KeyError:
+        return None
+    if scores is None or roles is None:
+        return None
+    agent, k = np.nonzero(~np.isnan(roles[:, :, 4]))  # record order, then class order; NaN score: not predicted
+    val = roles[agent, k]
+    return _assemble(np.asarray(pos, dtype=np.int64), box, scores.astype(np.float32), agent, role_cls[k], val[:, :4],
+                     val[:, 4], len(records))
 
 
 def _assemble(image: np.ndarray, box: np.ndarray, scores: np.ndarray, r_agent: np.ndarray, r_cls: np.ndarray,
