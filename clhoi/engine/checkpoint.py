@@ -334,7 +334,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     try:
         model = CLHOI.from_pretrained(path)
     except (ValueError, RuntimeError) as e:
-        raise CheckpointError(f"checkpoint {path}: {str(e)[:400]}") from None
+        msg = str(e)[:400]
+        raise CheckpointError(msg if msg.startswith(str(path)) else f"checkpoint {path}: {msg}") from None
     except OSError as e:  # a frozen part that cannot be found or downloaded
         raise CheckpointError(f"checkpoint {path}: cannot load a frozen part ({str(e).splitlines()[0][:300]}); "
                               "with no internet, download it once into the Hugging Face cache") from None

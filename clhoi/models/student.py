@@ -42,8 +42,26 @@ FORMAT_VERSION = 2
 FROZEN_PREFIXES = {"clip": "encoders.clip.", "qformer": "vlt.qformer."}
 
 
+MODEL_CARD = """---
+{{ card_data }}
+---
+
+A CL-HOI student: human-object interaction detection distilled from a vision large language model
+(Gao et al., "Cross-Level Human-Object Interaction Distillation from Vision Large Language Models"),
+saved by `clhoi`. `model.safetensors` holds the trained parameters only; `config.json` names the frozen
+CLIP and Q-Former, which load by those names and must match the fingerprints saved there.
+
+```python
+from clhoi.models.student import CLHOI
+model = CLHOI.from_pretrained("THIS_REPO_OR_FOLDER")
+triplets = model.predict(pil_image, verbs=["ride", "hold"], detections=dets)
+```
+"""
+"""The model card ``save_pretrained`` / ``push_to_hub`` write as ``README.md``."""
+
+
 class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit",
-            tags=["human-object-interaction", "cl-hoi"]):
+            tags=["human-object-interaction", "cl-hoi"], model_card_template=MODEL_CARD):
     """The CL-HOI student (sections 3.1-3.3).
 
     Train/eval contract: ``forward`` returns one interaction feature per
@@ -340,8 +358,8 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
                 source = (sources or {}).get(name, getattr(self.config, name))
                 raise ValueError(
                     f"{where}: the frozen {name} {source!r} (fingerprint {got[7:19]}) is not the one this checkpoint "
-                    f"was trained with ({saved['name']!r}, fingerprint {saved['fingerprint'][7:19]}); "
-                    f"load the matching weights ({name}=PATH)"
+                    f"was trained with ({saved['name']!r}, fingerprint {saved['fingerprint'][7:19]}); put those "
+                    f"weights there, or pass {name}=PATH of a copy to CLHOI.from_pretrained"
                 )
 
     def load_trained_state(self, state: dict[str, Tensor]) -> tuple[list[str], list[str]]:

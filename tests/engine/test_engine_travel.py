@@ -95,6 +95,20 @@ def test_python_api_predicts_in_memory(trained_run, tmp_path, monkeypatch):
         clhoi.load_model(str(tmp_path / "nowhere"))
 
 
+def test_a_checkpoint_refuses_another_frozen_clip_in_one_line(trained_run, tmp_path):
+    from clhoi.engine.checkpoint import load_model
+    from clhoi.models.testing import save_tiny_backbones
+
+    ckpt = tmp_path / "checkpoint"
+    shutil.copytree(Path(trained_run.output_dir) / "checkpoint", ckpt)
+    other, _ = save_tiny_backbones(tmp_path / "other", seed=1)  # same architecture, other weights
+    config = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**config, "clip": str(other)}))
+    with pytest.raises(CheckpointError, match=r"frozen clip .* is not the one this checkpoint was trained with") as e:
+        load_model(ckpt)
+    assert "\n" not in str(e.value) and str(e.value).count(str(ckpt)) == 1
+
+
 def test_the_cache_is_keyed_on_content_not_paths(tiny_world, tmp_path):
     dets = tmp_path / "a" / "dets.safetensors"
     dets.parent.mkdir()
