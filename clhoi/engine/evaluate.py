@@ -178,7 +178,7 @@ def eval_loader(
         use_cache = bool(cfg.data.cache_dir) and (Path(cfg.data.cache_dir) / "test" / "meta.json").is_file()
     from clhoi.models.student import fingerprint
 
-    cache = open_cache(cfg, "test", fingerprint(model.encoders.clip)) if use_cache else None
+    cache = open_cache(cfg, "test", fingerprint(model.encoders.clip), names) if use_cache else None
     dets = None if cache is not None else read_detections(cfg, "test")
     if cache is None:  # the images are decoded
         names = keep_readable(split_image_root(cfg, "test"), names, cfg.data.skip_bad_images)

@@ -126,7 +126,7 @@ def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
             names = [a.file_name for a in annotations]
         else:
             names = [r.image for r in records]  # type: ignore[union-attr]
-        cache = open_cache(cfg, "train", fingerprint(model.encoders.clip)) if cfg.data.cache_dir else None
+        cache = open_cache(cfg, "train", fingerprint(model.encoders.clip), names) if cfg.data.cache_dir else None
         dets = None if cache is not None else read_detections(cfg, "train")
         needs_union = w.soft_relation != 0
         union_cached = cache is not None and bool(cache.meta.get("union_crops"))

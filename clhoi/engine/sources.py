@@ -178,12 +178,13 @@ def cache_dir(cfg: ExperimentConfig, split: str) -> Path:
     return Path(cfg.data.cache_dir) / split
 
 
-def open_cache(cfg: ExperimentConfig, split: str, clip: str | None = None) -> FeatureCache:
+def open_cache(cfg: ExperimentConfig, split: str, clip: str | None = None,
+               names: list[str] | None = None) -> FeatureCache:
     """The feature cache of ``split``, checked against the config (and the frozen CLIP's
-    fingerprint ``clip``, when given).
+    fingerprint ``clip``, and the images ``names`` the run needs, when given).
 
     Raises:
-        CacheError: missing, made with other settings, or unfinished.
+        CacheError: missing, made with other settings, unfinished, or without some of ``names``.
     """
     directory = cache_dir(cfg, split)
     if not (directory / "meta.json").is_file():
@@ -197,6 +198,11 @@ def open_cache(cfg: ExperimentConfig, split: str, clip: str | None = None) -> Fe
     if not cache.meta.get("complete", False):
         raise CacheError(f"the feature cache {directory} is unfinished ({len(cache)} of {cache.meta.get('images')} "
                          f"images); rerun `clhoi cache CONFIG --split {split}` to complete it")
+    missing = [n for n in names or [] if n not in cache]
+    if missing and not getattr(cfg.data, "skip_bad_images", False):
+        raise CacheError(f"the feature cache {directory} lacks {len(missing)} image(s) of the {split} split, e.g. "
+                         f"{missing[0]!r} (the image list changed since it was built); rerun "
+                         f"`clhoi cache CONFIG --split {split}` to add them")
     return cache
 
 

@@ -126,6 +126,8 @@ def test_the_cache_is_keyed_on_content_not_paths(tiny_world, tmp_path):
     there = replace(cfg, data=replace(cfg.data, detections_test=str(moved), cache_dir=str(tmp_path / "c2")))
     assert len(open_cache(there, "test", clip)) == 6
 
+    with pytest.raises(CacheError, match="lacks 1 image"):  # an image list that grew since
+        open_cache(there, "test", clip, names=["img00.png", "new.png"])
     with pytest.raises(CacheError, match="clip: cache has"):  # another CLIP
         open_cache(there, "test", clip.replace("sha256:", "sha256:0"))
     table = load_detections(moved)
