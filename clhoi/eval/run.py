@@ -143,10 +143,33 @@ def run_evaluation(
                 result = evaluate_dataset(dataset, arrays, gts, labels, rule)
         except ValueError as e:
             raise ValueError(e if str(e).startswith(str(predictions)) else f"{predictions}: {e}") from None
-    warning = result.label_space_warning() if hasattr(result, "label_space_warning") else None
+    if hasattr(result, "label_space_warning"):
+        warning = result.label_space_warning()
+    else:
+        warning = _vcoco_label_space_warning(result, arrays)
     if out is not None:
         write_metrics(result.to_dict(), out)
     return EvaluationRun(result, annotations, notes, warning)
+
+
+def _vcoco_label_space_warning(result: Any, arrays: Any) -> str | None:
+    """V-COCO: triplets were scored, but none of their classes' actions has a positive in the ground truth."""
+    import numpy as np
+
+    from clhoi import vocab
+
+    if arrays is None or arrays.classes.size == 0 or not hasattr(result, "num_pos"):
+        return None
+    names = [a.name for a in vocab.vcoco_actions()]
+    classes = vocab.vcoco_classes()
+    predicted = np.unique(arrays.classes)
+    predicted = predicted[(predicted >= 0) & (predicted < len(classes))]
+    actions = [names.index(classes[int(c)][0]) for c in predicted]
+    if not actions or (np.asarray(result.num_pos)[actions] > 0).any():
+        return None
+    return (f"none of the {len(predicted)} predicted classes has any positive in these {result.num_images} images, "
+            "so every AP is 0: the predictions are probably in another label space than the annotations "
+            "(HICO-DET class ids, or 1-based ids); check --dataset and the class_idx of 'hoi'")
 
 
 def _known_object_labels(

@@ -33,7 +33,11 @@ def _eval_then_evaluate(checkpoint, tmp_path, dataset, annotations):
     r = runner.invoke(app, ["evaluate", "--dataset", dataset, "--annotations", str(annotations),
                             "--predictions", str(tmp_path / "ev" / "predictions.jsonl"), "--out", str(tmp_path / "m.json")])
     assert r.exit_code == 0, r.output
-    return json.loads((tmp_path / "ev" / "metrics.json").read_text()), json.loads((tmp_path / "m.json").read_text()), r.output
+    def strict(name):  # both metrics files are strict JSON: no NaN / Infinity
+        raise AssertionError(f"{name} in a metrics file")
+
+    return (json.loads((tmp_path / "ev" / "metrics.json").read_text(), parse_constant=strict),
+            json.loads((tmp_path / "m.json").read_text(), parse_constant=strict), r.output)
 
 
 def test_hicodet_eval_predictions_score_the_same_in_evaluate(checkpoint, tiny_world, tmp_path):

@@ -156,3 +156,24 @@ def test_a_label_space_mix_up_warns_instead_of_printing_zeros(tmp_path):
                                  "--predictions", str(tmp_path / "preds.json"), "--out", str(out)])
     assert result.exit_code == 0 and "WARNING" not in result.output and "Known-Object" in result.output
     assert json.loads(out.read_text())["label_space_warning"] is None
+
+
+def test_vcoco_label_space_mix_up_warns_too(tmp_path):
+    hold = vocab.vcoco_classes().index(("hold", "obj"))
+    stand = vocab.vcoco_classes().index(("stand", None))
+    (tmp_path / "test_vcoco.json").write_text(json.dumps([{
+        "file_name": "c.jpg", "annotations": [{"bbox": H, "category_id": 1}, {"bbox": O, "category_id": 47}],
+        "hoi_annotation": [{"subject_id": 0, "object_id": 1, "category_id": hold}]}]))
+    predictions(tmp_path / "preds.json", [{"file_name": "c.jpg", "boxes": [H, O], "labels": [0, 41],
+                                           "hoi": [[0, -1, stand, 0.9]]}])
+    result = runner.invoke(app, ["evaluate", "--dataset", "vcoco", "--annotations", str(tmp_path / "test_vcoco.json"),
+                                 "--predictions", str(tmp_path / "preds.json")])
+    assert result.exit_code == 0 and "WARNING: none of the 1 predicted classes" in result.output
+    assert "AP_role" not in result.output
+
+
+def test_datasets_without_shipped_annotations_need_them(tmp_path):
+    predictions(tmp_path / "preds.json", [])
+    for dataset in ("vcoco", "sandbox"):
+        result = runner.invoke(app, ["evaluate", "--dataset", dataset, "--predictions", str(tmp_path / "preds.json")])
+        assert result.exit_code == 2 and f"--annotations is required for {dataset}" in result.output
