@@ -311,6 +311,15 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
         save_tensors(tensors, directory / WEIGHTS_FILE, metadata={"format": "pt", "clhoi": "CLHOI"})
 
     @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, **kwargs: Any) -> "CLHOI":
+        """A folder or Hub repository written by :meth:`save_pretrained` (see :meth:`_from_pretrained`);
+        a clhoi 0.1 folder (no ``config.json``) loads without the Hub mixin's missing-config warning."""
+        path = Path(pretrained_model_name_or_path)
+        if path.is_dir() and not (path / HUB_CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file():
+            return _from_full_checkpoint(path, path / WEIGHTS_FILE).to(kwargs.get("map_location", "cpu"))
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    @classmethod
     def _from_pretrained(cls, *, model_id: str, revision: str | None = None, cache_dir: str | Path | None = None,
                          force_download: bool = False, local_files_only: bool = False, token: str | bool | None = None,
                          map_location: str | torch.device = "cpu", clip: str | None = None,

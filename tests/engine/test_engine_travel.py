@@ -109,6 +109,28 @@ def test_a_checkpoint_refuses_another_frozen_clip_in_one_line(trained_run, tmp_p
     assert "\n" not in str(e.value) and str(e.value).count(str(ckpt)) == 1
 
 
+def test_a_clhoi_0_1_checkpoint_still_loads_and_resumes(trained_run, tmp_path):
+    from safetensors.torch import save_model
+
+    from clhoi.engine.checkpoint import load_model
+
+    new, cfg = load_model(Path(trained_run.output_dir) / "checkpoint")
+    run = tmp_path / "old-run"
+    ckpt = run / "checkpoint"  # the 0.1 layout: every weight, architectures in clip/ and qformer/, no config.json
+    shutil.copytree(Path(trained_run.output_dir) / "checkpoint", ckpt)
+    (ckpt / "config.json").unlink()
+    save_model(new, str(ckpt / "model.safetensors"))
+    new.encoders.save_architecture(ckpt / "clip")
+    new.vlt.qformer.config.save_pretrained(ckpt / "qformer")
+    old, _ = load_model(ckpt)
+    feats = torch.randn(1, new.grid[0] * new.grid[1], new.encoders.image_dim)
+    det = load_detections(cfg.data.detections_test)["img00.png"]
+    assert torch.equal(new([det], image_features=feats).interaction, old([det], image_features=feats).interaction)
+    resumed = train(replace(cfg, output_dir=str(run), train=replace(cfg.train, max_steps=3)), resume=True,
+                    progress=False)
+    assert load_train_state(resumed).step == 3 and (resumed / "config.json").is_file()  # saved in the new format
+
+
 def test_the_cache_is_keyed_on_content_not_paths(tiny_world, tmp_path):
     dets = tmp_path / "a" / "dets.safetensors"
     dets.parent.mkdir()
