@@ -720,16 +720,23 @@ def probe_command(
     test_images: Annotated[int, typer.Option(help="test images per world")] = 120,
     epochs: Annotated[int, typer.Option(help="training epochs of each model")] = 10,
     max_steps: Annotated[int, typer.Option(help="stop each training after this many steps (0: no limit)")] = 0,
+    clip: Annotated[
+        Optional[Path], typer.Option(help="CLIP folder for the student (default: the shipped sandbox CLIP)")
+    ] = None,
+    row: Annotated[Optional[list[str]], typer.Option(help="run only this row (repeatable; default: all five)")] = None,
 ) -> None:
     """Capability probe: does the link a cue needs (spatial / visual / context) learn it, annotation-free?"""
-    from clhoi.sandbox.probes import PROBES, ProbeSettings, run_probe
+    from clhoi.sandbox.probes import PROBES, ProbeSettings, probe_rows, run_probe
 
     if name not in PROBES:
         fail(f"unknown probe {name!r}; valid: {', '.join(PROBES)}")
+    known = [r[0] for r in probe_rows()]
+    if any(r not in known for r in row or ()):
+        fail(f"unknown --row; valid: {'; '.join(known)}")
     if min(seeds, train_images, test_images) < 1 or epochs < 0 or max_steps < 0:
         fail("--seeds, --train-images and --test-images must be >= 1; --epochs and --max-steps >= 0")
     settings = ProbeSettings(seeds=tuple(range(seeds)), num_train=train_images, num_test=test_images, epochs=epochs,
-                             max_steps=max_steps)
+                             max_steps=max_steps, clip=str(clip) if clip else ProbeSettings.clip, rows=tuple(row or ()))
     out = output or Path(f"runs/probe-{name}")
     try:
         run_probe(name, settings, out, cache_dir, echo=typer.echo)

@@ -1,7 +1,6 @@
 """The probe worlds hold their cue property by construction; ``clhoi probe`` runs end to end."""
 
 import json
-import random
 
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +17,7 @@ from clhoi.sandbox.probe_worlds import (
     render_probe_scene,
     sample_probe_scene,
 )
-from clhoi.sandbox.probes import ProbeTeacher, ProbeWorld, confusable_accuracy, _ground_truth
+from clhoi.sandbox.probes import ProbeTeacher, confusable_accuracy, _ground_truth
 from clhoi.structures import Predictions
 from clhoi.vocab import hicodet
 
@@ -135,12 +134,15 @@ def test_probe_cli_smoke(tmp_path):
     out = tmp_path / "probe"
     res = CliRunner().invoke(app, ["probe", "appearance", "--output", str(out), "--cache-dir", str(tmp_path / "c"),
                                    "--seeds", "1", "--train-images", "12", "--test-images", "6", "--epochs", "1",
-                                   "--max-steps", "1"])
+                                   "--max-steps", "1", "--row", "+ spatial + visual", "--row", "+ spatial"])
     assert res.exit_code == 0, res.output
     data = json.loads((out / "results.json").read_text())
-    assert len(data["table"]) == 5 and "link_helps" in data["acceptance"]
+    assert list(data["table"]) == ["+ spatial", "+ spatial + visual"]
+    assert data["acceptance"]["link_helps"]["rows"] == ["+ spatial + visual", "+ spatial"]
     for row in data["table"].values():
         assert 0 <= row["full"][0] <= 100 and 0 <= row["accuracy"][0] <= 100
     assert "confusable acc" in res.output
     bad = CliRunner().invoke(app, ["probe", "colour"])
     assert bad.exit_code != 0 and "unknown probe" in bad.output
+    bad = CliRunner().invoke(app, ["probe", "context", "--row", "+ magic"])
+    assert bad.exit_code != 0 and "unknown --row" in bad.output
