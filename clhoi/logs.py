@@ -55,7 +55,7 @@ def setup_logging(verbosity: int, stream=None) -> None:
     root = logging.getLogger("clhoi")
     for h in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(h)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.set_name(_HANDLER_NAME)
     fmt = "%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s"
     handler.setFormatter(_LevelPrefix(fmt))
@@ -78,6 +78,21 @@ def setup_logging(verbosity: int, stream=None) -> None:
         with warnings.catch_warnings():  # the hub warns when its own env variable was set at its import
             warnings.simplefilter("ignore")
             (hf_logging.disable_progress_bar if quiet_bars else hf_logging.enable_progress_bar)()
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (a test runner may swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D401
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # StreamHandler.__init__ assigns it; the property wins
+        pass
 
 
 class _LevelPrefix(logging.Formatter):
