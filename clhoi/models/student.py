@@ -18,18 +18,18 @@ from typing import Any
 
 import torch
 import yaml
-from PIL import Image
 from huggingface_hub import PyTorchModelHubMixin
+from PIL import Image
 from safetensors.torch import load_file, load_model
 from torch import Tensor, nn
 
+from clhoi.labelset import LabelSet, hoi_prompt, verb_prompt
 from clhoi.models.config import ModelConfig
 from clhoi.models.encoders import ClipEncoders, load_clip, preprocess_images
 from clhoi.models.icn import InteractionCognitionNetwork
 from clhoi.models.pairs import PairLayout, layout_pairs
 from clhoi.models.pooling import pool_box_features
 from clhoi.models.vlt import VisualLinguisticTranslator, adapter, load_qformer
-from clhoi.labelset import LabelSet, hoi_prompt, verb_prompt
 from clhoi.structures import Detections, StudentOutput
 
 CONFIG_FILE = "config.yaml"
@@ -228,7 +228,8 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
     # ------------------------------------------------------------------ in-memory inference
     @torch.no_grad()
     def predict(self, image: Image.Image, verbs: list[str] | None = None, detections: Detections | None = None,
-                label_set: LabelSet | None = None, threshold: float = 0.0, top_k: int | None = 20) -> list[dict[str, Any]]:
+                label_set: LabelSet | None = None, threshold: float = 0.0,
+                top_k: int | None = 20) -> list[dict[str, Any]]:
         """HOI triplets in one PIL image, in memory (no file is read or written).
 
         Args:
@@ -351,7 +352,8 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
                              f"unexpected {unexpected[:5]}")
         return model.to(map_location)
 
-    def check_frozen_parts(self, frozen: dict[str, Any], where: str | Path, sources: dict[str, str] | None = None) -> None:
+    def check_frozen_parts(self, frozen: dict[str, Any], where: str | Path,
+                           sources: dict[str, str] | None = None) -> None:
         """Refuse frozen parts whose fingerprints differ from a checkpoint's records (``config.json`` ``frozen``).
 
         Raises:
@@ -382,6 +384,7 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
         state = {k: v for k, v in state.items() if k in want or not k.startswith(skip)}
         self.load_state_dict(state, strict=False)
         return sorted(want - set(state)), sorted(set(state) - want)
+
 
 def read_model_config(path: str | Path) -> ModelConfig:
     """A :class:`ModelConfig` from a bare model YAML or an experiment YAML with a ``model:`` section."""
@@ -448,7 +451,7 @@ def _checkpoint_file(model_id: str, filename: str, hub: dict[str, Any]) -> Path 
 
 
 def _from_full_checkpoint(directory: Path, weights: Path) -> CLHOI:
-    """A clhoi 0.1 checkpoint: ``config.yaml``, every weight, CLIP / Q-Former architectures in ``clip/``, ``qformer/``."""
+    """A clhoi 0.1 checkpoint: ``config.yaml``, every weight, the architectures in ``clip/`` and ``qformer/``."""
     cfg = read_model_config(directory / CONFIG_FILE)
     if not (directory / "clip").is_dir():
         raise FileNotFoundError(f"{directory} has neither {HUB_CONFIG_FILE} nor a clip/ folder; "

@@ -16,10 +16,9 @@ from PIL import Image
 
 import clhoi
 from clhoi.config import RUN_CONFIG_HEADER, load_config
-from clhoi.detect.files import load_detections
-from clhoi.engine.cache import build_cache
 from clhoi.data.labels import CachedImage
-from clhoi.detect.files import save_detections
+from clhoi.detect.files import load_detections, save_detections
+from clhoi.engine.cache import build_cache
 from clhoi.engine.checkpoint import CheckpointError, load_checkpoint_config, load_train_state, save_checkpoint
 from clhoi.engine.evaluate import evaluate_checkpoint
 from clhoi.engine.feature_store import CacheError, finished_shards, read_meta, write_meta, write_shard
