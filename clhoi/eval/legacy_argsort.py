@@ -20,7 +20,7 @@ algorithm. The replay is vectorised over many independent arrays at once
 are all distinct: there the result does not depend on the algorithm.
 
 The behaviour was checked against NumPy 1.23.5 on random arrays full of ties
-(``tests/eval/test_eval_legacy_argsort.py`` holds recorded permutations).
+(``tests/eval/test_eval_vcoco_official.py`` holds recorded permutations).
 """
 
 from __future__ import annotations

@@ -17,9 +17,13 @@ most (``+1`` pixel IoU, first on ties), among *all* persons of the image:
 ``npos`` counts the labelled persons doing the action (also those whose role
 object is missing); AP is the VOC all-point AP (:func:`clhoi.eval.ap.ap_voc`).
 Agent mAP is ``nansum(AP) / 26``; role mAP is the mean over the role classes
-with a defined AP. Both the per-image and the global score sorts are the official
-``np.argsort(float32 scores)[::-1]`` calls on the same arrays, so even score ties
-come out as in the official code (on the same machine: NumPy's sort is not stable).
+with a defined AP.
+
+To the last digit of the official float32 values (docs/evaluation.md, V-COCO rules 4-6, 9-10):
+images are visited in ascending COCO id; boxes and overlaps are float32 with NumPy 1.x's
+promotion (:func:`overlap32`); both score sorts, per image and per class, are NumPy 1.x's
+unstable ``argsort`` replayed (:mod:`clhoi.eval.legacy_argsort`), so ties come out in the
+official order on any machine; precision, recall and the APs keep the official dtypes.
 
 Detections come from our triplets (``process``) or from the official detection
 records (``process_detections``); :mod:`clhoi.eval.vcoco_detections` says how
