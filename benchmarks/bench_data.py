@@ -89,7 +89,7 @@ def main() -> None:
         write_converted(real.images, conv_path)
         write_mat(real.images, mat_path)
         for name, path in (("converted JSON", conv_path), ("anno_bbox.mat", mat_path)):
-            sec, other = timed(lambda: load_hicodet(path), args.repeat)
+            sec, other = timed(lambda path=path: load_hicodet(path), args.repeat)
             agree = all(a.file_name == b.file_name and torch.equal(a.boxes, b.boxes) and torch.equal(a.labels, b.labels)
                         and torch.equal(a.hoi, b.hoi) for a, b in zip(real.images, other.images))
             print(f"{name:17s} {path.stat().st_size / 1e6:6.1f} MB  {sec:6.2f} s  agrees with fredzzhang: {agree}")

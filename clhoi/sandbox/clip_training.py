@@ -94,7 +94,7 @@ def corpus(num: int = 3000, seed: int = 0) -> list[str]:
         scene = sample_scene(scene_seed(seed, "corpus", i))
         inter = [(HOI_KINDS[k].verb, HOI_KINDS[k].object) for _, _, k in scene.interactions]
         texts.append(describe(len(scene.people), inter, [t.category for t in scene.things], rng).caption)
-    for verb, forms in VERB_WORDS.items():
+    for forms in VERB_WORDS.values():
         for lemma, _ in forms:
             for objs in OBJECT_WORDS.values():
                 for o in objs:

@@ -50,7 +50,7 @@ def test_hicodet_predictions_only_use_classes_of_the_detected_object() -> None:
     space = vocab.hicodet()
     p0 = preds[0]
     assert p0.file_name == "a.jpg" and torch.equal(p0.boxes, dets[0].boxes)
-    for (h, o), c in zip(p0.pairs.tolist(), p0.classes.tolist()):
+    for (_h, o), c in zip(p0.pairs.tolist(), p0.classes.tolist()):
         assert int(dets[0].labels[o]) == space.hoi_coco_object(c)
     n_bicycle, n_cup = len(space.classes_for_coco_object(1)), len(space.classes_for_coco_object(41))
     assert len(p0.classes) == 2 * (n_bicycle + n_cup)  # every allowed (pair, class), nothing else

@@ -49,7 +49,7 @@ def test_world_files_read_by_the_hicodet_reader(tmp_path):
         anns = read_hicodet(world.annotations(split))
         records = world.records(split)
         assert [a.file_name for a in anns] == [r["file_name"] for r in records] and len(anns) == n
-        for a, r in zip(anns, records):
+        for a, _r in zip(anns, records):
             assert (world.image_root / a.file_name).is_file()
             sandbox = sorted(hicodet_to_sandbox(int(c)) for c in a.hoi[:, 2])
             scene = sample_scene(scene_seed(3, split, int(a.file_name[-10:-4])))
