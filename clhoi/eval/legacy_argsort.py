@@ -90,20 +90,31 @@ def _combined(key: np.ndarray, block: np.ndarray) -> np.ndarray:
     return (block << 33) + (key + (1 << 31))
 
 
-def _tied_blocks(key: np.ndarray, block: np.ndarray, num_blocks: int) -> np.ndarray:
-    """``[num_blocks]`` bool: the block holds two elements with the same key."""
-    c = np.sort(_combined(key, block))
-    dup = c[1:][c[1:] == c[:-1]]
-    return np.bincount(dup >> 33, minlength=num_blocks) > 0
+def _tied_blocks(key: np.ndarray, block: np.ndarray, num_blocks: int, label: np.ndarray | None) -> np.ndarray:
+    """``[num_blocks]`` bool: the block holds two elements with the same key (and, given ``label``, different
+    labels: ties among equal labels cannot change anything the caller looks at)."""
+    c = _combined(key, block)
+    if label is None or num_blocks >= 1 << 22:  # (too many blocks to pack a label: any tie counts)
+        c = np.sort(c)
+        dup = c[1:][c[1:] == c[:-1]]
+        return np.bincount(dup >> 33, minlength=num_blocks) > 0
+    c = np.sort((c << 8) | label.astype(np.int64))  # label < 256; block < 2**22 here
+    mixed = ((c[1:] >> 8) == (c[:-1] >> 8)) & (c[1:] != c[:-1])
+    return np.bincount(c[1:][mixed] >> 41, minlength=num_blocks) > 0
 
 
-def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                      labels: np.ndarray | None = None) -> np.ndarray:
     """NumPy 1.x ``values[s:e].argsort()`` for every segment ``[s, e)``, all at once.
 
     Args:
         values: ``[N]`` float32 (no NaN), the segments laid out in it (they need not cover it).
         starts: ``[S]`` segment starts.
         ends: ``[S]`` segment ends (exclusive); segments must not overlap.
+        labels: optional ``[N]`` small ints (< 256). Given, only the order of equal values with
+            *different* labels is reproduced: among equal values with equal labels any order may
+            come out (for a caller that only reads the labels in sorted order, e.g. true / false
+            positives, that is the same result, and ranges without such ties are not replayed).
 
     Returns:
         ``[N]`` int64 ``p`` with ``p[s:e] = s + values[s:e].argsort()`` as NumPy 1.23 computes
@@ -128,7 +139,7 @@ def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) 
         # which ranges still need the replay: those with ties inside
         task = np.repeat(np.arange(pl.size), n)
         pos = np.arange(task.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(pl, n)
-        tied = _tied_blocks(key[idx[pos]], task, pl.size)
+        tied = _tied_blocks(key[idx[pos]], task, pl.size, None if labels is None else labels[idx[pos]])
         heap = tied & checked & (depth < 0)
         for t in np.flatnonzero(heap).tolist():
             a, b = int(pl[t]), int(pr[t]) + 1

@@ -272,11 +272,15 @@ class VCOCOEvaluator:
         group = cls[order] * (int(rank.max(initial=0)) + 1) + rank[order]
         visit = order[_descending(score32[order], group)]
         visit = visit[keep[visit]]  # matches to unlabelled persons: neither true nor false positives
-        ranked = visit[_descending(score32[visit], cls[visit])]  # the official global sort, per class
+        tps = [first_hits(visit, ok, target) for ok in valid]
+        # the official global sort, per class; only ties between detections whose true / false positive
+        # status differs (in some variant) can change an AP, so only their order is replayed
+        labels = sum(tp[visit].astype(np.int64) << v for v, tp in enumerate(tps))
+        ranked = visit[_descending(score32[visit], cls[visit], labels)]
         bounds = np.searchsorted(cls[ranked], np.arange(num_classes + 1))
         out = np.full((valid.shape[0], num_classes), np.nan)
-        for v, ok in enumerate(valid):
-            tp = first_hits(visit, ok, target)[ranked]
+        for v, tp_all in enumerate(tps):
+            tp = tp_all[ranked]
             for c in range(num_classes):
                 if num_pos[c] == 0:
                     continue
@@ -292,13 +296,14 @@ class VCOCOEvaluator:
         return out
 
 
-def _descending(score32: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Per run of equal ``group`` (consecutive): positions in the order of ``argsort()[::-1]`` under NumPy 1.x."""
+def _descending(score32: np.ndarray, group: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """Per run of equal ``group`` (consecutive): positions in the order of ``argsort()[::-1]`` under NumPy 1.x
+    (with ``labels``: up to ties of equal labels, see :func:`segmented_argsort`)."""
     if score32.size == 0:
         return np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     ends = np.r_[starts[1:], group.size]
-    asc = segmented_argsort(score32, starts, ends)
+    asc = segmented_argsort(score32, starts, ends, labels)
     seg = np.repeat(np.arange(starts.size), ends - starts)
     mirror = (starts + ends - 1)[seg] - np.arange(group.size)  # s + e - 1 - j: the segment reversed
     return asc[mirror]
