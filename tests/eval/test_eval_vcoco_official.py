@@ -56,6 +56,13 @@ def test_segmented_argsort_replays_numpy_1_argsort():
         got = perm[s:e] - s
         assert np.array_equal(a[got], np.sort(a))  # a valid ascending argsort
         assert got.tolist() == want, f"size {a.size}: not NumPy 1.x's tie order"
+    # with labels, only the label sequence in sorted order is NumPy 1.x's (ties of equal labels may move)
+    values = np.concatenate(arrays)
+    labels = (np.arange(values.size) * 7919 % 3 == 0).astype(np.int64)
+    perm = segmented_argsort(values, ends - [a.size for a in arrays], ends, labels)
+    for s, e, want in zip(ends - [a.size for a in arrays], ends, recorded["permutations"]):
+        assert np.array_equal(values[perm[s:e]], np.sort(values[s:e]))
+        assert np.array_equal(labels[perm[s:e]], labels[s + np.asarray(want)])
     # NumPy 1.x's insertion sort (16 elements or fewer) keeps ties in index order; the official code reverses it
     assert segmented_argsort(np.float32([0.6, 0.6, 0.2, 0.2]), [0], [4]).tolist() == [2, 3, 0, 1]
 
