@@ -86,3 +86,21 @@ def test_overlaps_are_float32_as_in_vsrl_eval(x2, hit):
     r = ev.evaluate()
     a_hold = [a.name for a in vocab.vcoco_actions()].index("hold")
     assert r.agent_ap[a_hold] == float(hit) and r.role_ap_scenario_1[hold] == float(hit)
+
+
+def test_clhoi_evaluate_vcoco_official_files_import_neither_torch_nor_transformers(tmp_path):
+    import subprocess
+    import sys
+
+    paths = write_files(make_case(3, num_images=20, dets_per_image=(2, 5)), tmp_path)
+    code = ("import sys\nfrom clhoi.cli import app\n"
+            "try:\n    app(['evaluate', '--dataset', 'vcoco', '--annotations', sys.argv[1], '--coco-instances', sys.argv[2],"
+            " '--predictions', sys.argv[3], '--out', sys.argv[4]])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('modules:', sorted(m for m in ('torch', 'transformers', 'torchvision') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, paths["vcoco"], paths["instances"], paths["detections"],
+                           str(tmp_path / "m.json")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "modules: []" in done.stdout, done.stdout
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["dataset"] == "vcoco" and len(metrics["agent"]) == 26 and metrics["agent_mAP"] > 0
