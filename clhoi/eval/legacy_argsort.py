@@ -134,18 +134,26 @@ def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     pl, pr = starts[keep], ends[keep] - 1
     depth = _depth_limit(size[keep])
     checked = np.ones(pl.size, dtype=bool)
+    level = 0
     while pl.size:
         n = pr - pl + 1
-        # which ranges still need the replay: those with ties inside
-        task = np.repeat(np.arange(pl.size), n)
-        pos = np.arange(task.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(pl, n)
-        tied = _tied_blocks(key[idx[pos]], task, pl.size, None if labels is None else labels[idx[pos]])
+        # which ranges still need the replay: those with ties inside (checked every third level: where
+        # nearly everything ties, the check costs more than replaying a few ranges that need not be)
+        if level % 3 == 0:
+            task = np.repeat(np.arange(pl.size), n)
+            pos = np.arange(task.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(pl, n)
+            tied = _tied_blocks(key[idx[pos]], task, pl.size, None if labels is None else labels[idx[pos]])
+        else:
+            tied = np.ones(pl.size, dtype=bool)
+        level += 1
         heap = tied & checked & (depth < 0)
         for t in np.flatnonzero(heap).tolist():
             a, b = int(pl[t]), int(pr[t]) + 1
             idx[a:b] = _heapsort(key, idx[a:b])
         final = ~tied | ((pr - pl <= SMALL) & ~heap)
-        block[pos[final[task]]] = np.repeat(pl[final], n[final])
+        if final.any():
+            fpl, fn = pl[final], n[final]
+            block[np.arange(fn.sum()) - np.repeat(np.cumsum(fn) - fn, fn) + np.repeat(fpl, fn)] = np.repeat(fpl, fn)
         go = tied & ~heap & (pr - pl > SMALL)
         if not go.any():
             break
