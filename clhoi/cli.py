@@ -724,6 +724,7 @@ def probe_command(
         Optional[Path], typer.Option(help="CLIP folder for the student (default: the shipped sandbox CLIP)")
     ] = None,
     row: Annotated[Optional[list[str]], typer.Option(help="run only this row (repeatable; default: all five)")] = None,
+    clip_layer: Annotated[int, typer.Option(help="CLIP hidden_states layer of f_img (model.clip_feature_layer)")] = -1,
 ) -> None:
     """Capability probe: does the link a cue needs (spatial / visual / context) learn it, annotation-free?"""
     from clhoi.sandbox.probes import PROBES, ProbeSettings, probe_rows, run_probe
@@ -736,7 +737,8 @@ def probe_command(
     if min(seeds, train_images, test_images) < 1 or epochs < 0 or max_steps < 0:
         fail("--seeds, --train-images and --test-images must be >= 1; --epochs and --max-steps >= 0")
     settings = ProbeSettings(seeds=tuple(range(seeds)), num_train=train_images, num_test=test_images, epochs=epochs,
-                             max_steps=max_steps, clip=str(clip) if clip else ProbeSettings.clip, rows=tuple(row or ()))
+                             max_steps=max_steps, clip=str(clip) if clip else ProbeSettings.clip, rows=tuple(row or ()),
+                             clip_feature_layer=clip_layer)
     out = output or Path(f"runs/probe-{name}")
     try:
         run_probe(name, settings, out, cache_dir, echo=typer.echo)

@@ -108,6 +108,7 @@ class ProbeSettings:
     threads: int = 1
     rows: tuple[str, ...] = ()
     clip: str = ""
+    clip_feature_layer: int = -1
 
 
 def probe_rows() -> list[tuple[str, dict[str, bool], dict[str, float]]]:
@@ -211,7 +212,9 @@ def run_probe(name: str, settings: ProbeSettings = ProbeSettings(), output_dir: 
     rows = [r for r in probe_rows() if not settings.rows or r[0] in settings.rows]
     space = probe_label_space(name)
     groups = confusable_groups(name)
-    clip = {"clip": settings.clip} if settings.clip else {}
+    clip: dict[str, Any] = {"clip": settings.clip} if settings.clip else {}
+    if settings.clip_feature_layer != -1:
+        clip["clip_feature_layer"] = settings.clip_feature_layer
     t_start = time.perf_counter()
     per_seed: dict[str, list[dict[str, float]]] = {r[0]: [] for r in rows}
     for seed in settings.seeds:
@@ -234,15 +237,18 @@ def run_probe(name: str, settings: ProbeSettings = ProbeSettings(), output_dir: 
                              model=sandbox_model_config(**switches, **clip), loss=replace(LossConfig(), **weights),
                              feature_cache=features, name=f"probe-{name}")
             cfg = replace(cfg, data=replace(cfg.data, dataset="hicodet"))
-            full, acc, matched = _train_eval(cfg, gts, space, groups)
-            per_seed[label].append({"full": full, "accuracy": acc, "matched": matched})
+            full, acc, matched, acc_verb = _train_eval(cfg, gts, space, groups)
+            per_seed[label].append({"full": full, "accuracy": acc, "matched": matched,
+                                    "accuracy_verb_prompts": acc_verb})
             echo(f"  [seed {seed}] {label}: Full {full:.2f}  confusable accuracy {100 * acc:.1f}% "
-                 f"({time.perf_counter() - t1:.1f}s)")
+                 f"(verb prompts {100 * acc_verb:.1f}%) ({time.perf_counter() - t1:.1f}s)")
     table = {}
     for label, runs in per_seed.items():
         fm, fs = _stats([r["full"] for r in runs])
         am, as_ = _stats([100 * r["accuracy"] for r in runs])
-        table[label] = {"full": [round(fm, 2), round(fs, 2)], "accuracy": [round(am, 1), round(as_, 1)]}
+        vm, vs = _stats([100 * r["accuracy_verb_prompts"] for r in runs])
+        table[label] = {"full": [round(fm, 2), round(fs, 2)], "accuracy": [round(am, 1), round(as_, 1)],
+                        "accuracy_verb_prompts": [round(vm, 1), round(vs, 1)]}
     result = {
         "probe": name, "seeds": list(settings.seeds), "chance_accuracy": 100.0 / len(groups[0]),
         "table": table, "per_seed": per_seed, "acceptance": acceptance(name, table),
@@ -286,9 +292,12 @@ def format_probe_table(result: dict[str, Any]) -> str:
     width = max(len(k) for k in table)
     lines = [f"probe {result['probe']} ({len(result['seeds'])} seeds; confusable accuracy chance "
              f"{result['chance_accuracy']:.0f}%)",
-             f"{'row':<{width}}  {'Full mAP':>14}  {'confusable acc %':>16}", "-" * (width + 34)]
+             f"{'row':<{width}}  {'Full mAP':>14}  {'confusable acc %':>16}  {'(verb prompts)':>14}",
+             "-" * (width + 50)]
     for k, v in table.items():
-        lines.append(f"{k:<{width}}  {v['full'][0]:6.2f} ± {v['full'][1]:5.2f}  {v['accuracy'][0]:8.1f} ± {v['accuracy'][1]:4.1f}")
+        vp = v.get("accuracy_verb_prompts", [float("nan")] * 2)
+        lines.append(f"{k:<{width}}  {v['full'][0]:6.2f} ± {v['full'][1]:5.2f}  {v['accuracy'][0]:8.1f} ± "
+                     f"{v['accuracy'][1]:4.1f}  {vp[0]:6.1f} ± {vp[1]:4.1f}")
     for key, check in result["acceptance"].items():
         if isinstance(check, dict) and "gap" in check:
             lines.append(f"{key}: {check['rows'][0]} - {check['rows'][1]} = {check['gap']:+.1f} points "
@@ -336,7 +345,7 @@ def _train_eval(cfg, gts, space, groups) -> tuple[float, float, int]:
     from clhoi.engine.evaluate import eval_loader, evaluate
     from clhoi.engine.train import train
     from clhoi.eval.hicodet import evaluate_hicodet
-    from clhoi.labelset import LabelSet, hoi_prompt
+    from clhoi.labelset import LabelSet, hoi_prompt, verb_prompt
     from clhoi.postprocess import PostProcess
 
     ckpt = train(cfg, progress=False)
@@ -348,4 +357,11 @@ def _train_eval(cfg, gts, space, groups) -> tuple[float, float, int]:
     preds = evaluate(model, loader, PostProcess(score_lambda=cfg.model.score_lambda), label_set, "cpu")
     result = evaluate_hicodet(preds, gts, space=space)
     acc, matched, _ = confusable_accuracy(preds, gts, groups)
-    return 100 * result.default.full, acc, matched
+    # the same pairs scored against the verb prompts the interaction losses train on ("a photo of a
+    # person riding"): separates what the interaction features know from what the CLIP text tower
+    # makes of the object words in the class prompts
+    verb_texts = tuple(verb_prompt(space.verbs[v], cfg.model.verb_template) for v, _ in space.hoi)
+    verb_set = replace(label_set, texts=verb_texts)
+    verb_preds = evaluate(model, loader, PostProcess(score_lambda=cfg.model.score_lambda), verb_set, "cpu")
+    acc_verb, _, _ = confusable_accuracy(verb_preds, gts, groups)
+    return 100 * result.default.full, acc, matched, acc_verb
