@@ -725,6 +725,7 @@ def probe_command(
     ] = None,
     row: Annotated[Optional[list[str]], typer.Option(help="run only this row (repeatable; default: all five)")] = None,
     clip_layer: Annotated[int, typer.Option(help="CLIP hidden_states layer of f_img (model.clip_feature_layer)")] = -1,
+    context_margin: Annotated[float, typer.Option(help="context probe: neutral pixels around the pairs")] = 10.0,
 ) -> None:
     """Capability probe: does the link a cue needs (spatial / visual / context) learn it, annotation-free?"""
     from clhoi.sandbox.probes import PROBES, ProbeSettings, probe_rows, run_probe
@@ -738,7 +739,7 @@ def probe_command(
         fail("--seeds, --train-images and --test-images must be >= 1; --epochs and --max-steps >= 0")
     settings = ProbeSettings(seeds=tuple(range(seeds)), num_train=train_images, num_test=test_images, epochs=epochs,
                              max_steps=max_steps, clip=str(clip) if clip else ProbeSettings.clip, rows=tuple(row or ()),
-                             clip_feature_layer=clip_layer)
+                             clip_feature_layer=clip_layer, context_margin=context_margin)
     out = output or Path(f"runs/probe-{name}")
     try:
         run_probe(name, settings, out, cache_dir, echo=typer.echo)

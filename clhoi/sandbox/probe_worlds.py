@@ -168,7 +168,8 @@ OBJECT_SIZE = {  # (width, height) in units of the person's height
 }
 
 
-def sample_probe_scene(name: str, seed: int, cues: list[int] | None = None) -> ProbeScene:
+def sample_probe_scene(name: str, seed: int, cues: list[int] | None = None,
+                       context_margin: float = CONTEXT_MARGIN) -> ProbeScene:
     """Draw a scene of probe ``name`` from ``seed``.
 
     The layout (people, objects, boxes, colours, background details) comes from one random
@@ -210,7 +211,7 @@ def sample_probe_scene(name: str, seed: int, cues: list[int] | None = None) -> P
     if name == "context":
         scene = classes[inter[0][2]].cue
         boxes = [p.figure.box() for p in people] + [t.box for t in things]
-        m = CONTEXT_MARGIN
+        m = context_margin
         neutral = (min(b[0] for b in boxes) - m, min(b[1] for b in boxes) - m,
                    max(b[2] for b in boxes) + m, max(b[3] for b in boxes) + m)
     else:
@@ -366,9 +367,13 @@ class ProbeWorldSpec:
     seed: int = 0
     num_train: int = 240
     num_test: int = 120
+    context_margin: float = CONTEXT_MARGIN
 
     def key(self) -> str:
-        text = json.dumps({**asdict(self), "version": PROBE_VERSION}, sort_keys=True)
+        fields = asdict(self)
+        if self.context_margin == CONTEXT_MARGIN:  # the frozen default keeps its cache key
+            del fields["context_margin"]
+        text = json.dumps({**fields, "version": PROBE_VERSION}, sort_keys=True)
         return hashlib.sha1(text.encode()).hexdigest()[:10]
 
 
@@ -379,7 +384,8 @@ def _scene_seed(spec: ProbeWorldSpec, split: str, i: int) -> int:
 
 def probe_split(spec: ProbeWorldSpec, split: str, count: int) -> list[ProbeScene]:
     """The scenes of a split (``train``, ``test`` or ``clip``; disjoint seeds)."""
-    return [sample_probe_scene(spec.probe, _scene_seed(spec, split, i)) for i in range(count)]
+    return [sample_probe_scene(spec.probe, _scene_seed(spec, split, i), context_margin=spec.context_margin)
+            for i in range(count)]
 
 
 def build_probe_world(spec: ProbeWorldSpec, cache_dir: str | Path) -> Path:

@@ -28,6 +28,7 @@ from typing import Any, Callable
 from clhoi.models.config import ModelConfig
 from clhoi.sandbox.captions import OBJECT_WORDS, VERB_WORDS, describe
 from clhoi.sandbox.probe_worlds import (
+    CONTEXT_MARGIN,
     PLACES,
     PROBE_CLASSES,
     PROBES,
@@ -109,6 +110,7 @@ class ProbeSettings:
     rows: tuple[str, ...] = ()
     clip: str = ""
     clip_feature_layer: int = -1
+    context_margin: float = CONTEXT_MARGIN
 
 
 def probe_rows() -> list[tuple[str, dict[str, bool], dict[str, float]]]:
@@ -219,7 +221,7 @@ def run_probe(name: str, settings: ProbeSettings = ProbeSettings(), output_dir: 
     per_seed: dict[str, list[dict[str, float]]] = {r[0]: [] for r in rows}
     for seed in settings.seeds:
         t0 = time.perf_counter()
-        spec = ProbeWorldSpec(name, seed, settings.num_train, settings.num_test)
+        spec = ProbeWorldSpec(name, seed, settings.num_train, settings.num_test, settings.context_margin)
         world = ProbeWorld(build_probe_world(spec, cache), spec)
         inputs = _prepare(world, out / f"seed{seed}" / "inputs", seed, echo)
         gts = _ground_truth(world.records("test"))
