@@ -301,3 +301,22 @@ def test_cognition_block_is_post_norm_attention_then_ffn(model: CLHOI):
     attn, _ = block.attn(x, kv, kv, need_weights=False)
     x1 = block.norm1(x + attn)
     torch.testing.assert_close(got, block.norm2(x1 + block.ffn(x1)))
+
+
+def test_pair_features_read_the_object_box_embedding(model: CLHOI):
+    """Two objects in the same box that look different (embeddings) give different pair features."""
+    box = [32.0, 12.0, 48.0, 24.0]
+    emb = torch.randn(3, EMB, generator=torch.Generator().manual_seed(9))
+    d = Detections(torch.tensor([BOXES[0], box, box]), torch.ones(3), torch.tensor([0, 1, 1]), emb, (48, 64))
+    out = model([d], image_features=feats(1, 2))
+    assert out.object_idx.tolist() == [1, 2]
+    assert not torch.allclose(out.interaction[0], out.interaction[1], atol=1e-4)
+
+
+def test_pair_geometry_scales_offsets_by_the_human_box():
+    from clhoi.models.geometry import pair_features
+
+    h = torch.tensor([[0.0, 0.0, 0.2, 0.4]])  # a 0.2 x 0.4 human, centre (0.1, 0.2)
+    o = torch.tensor([[0.3, 0.5, 0.5, 0.7]])  # centre (0.4, 0.6): offset (+0.3, +0.4)
+    raw = pair_features(h, o)[0, :18]
+    torch.testing.assert_close(raw[14:18], torch.tensor([0.3 / 0.2, 0.0, 0.4 / 0.4, 0.0]))
