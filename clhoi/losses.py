@@ -326,7 +326,7 @@ class Criterion(torch.nn.Module):
         sr_temperature: float = 0.1,
         sr_threshold: float = 0.5,
         sr_label_mode: str = "minmax",
-        sr_reduction: str = "mean",
+        sr_reduction: str = "sum",
         focal_alpha: float = 0.5,
         focal_gamma: float = 0.2,
         prior_lambda: float = 1.0,

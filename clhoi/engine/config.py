@@ -18,8 +18,9 @@ class LossConfig:
         sr_threshold: the threshold of the pseudo labels (Eqs. 12-13; paper: 0.5).
         sr_label_mode: ``minmax`` (cosines rescaled to [0, 1] over an image's pairs
             before thresholding) or ``cosine`` (raw cosine, the paper's letter).
-        sr_reduction: ``mean`` over the batch's valid (pair, triplet) entries, or
-            ``sum`` (Eq. 16's sum over an image's entries, averaged over images).
+        sr_reduction: ``sum`` (Eq. 16's sum over an image's entries, averaged over
+            images; the default, measured in docs/results.md) or ``mean`` over the
+            batch's valid (pair, triplet) entries.
         focal_alpha, focal_gamma: focal loss of the supervised setting (UPT: 0.5, 0.2).
         prior_lambda: exponent of ``s_h * s_o`` multiplying the supervised score (UPT: 1).
     """
@@ -33,7 +34,7 @@ class LossConfig:
     sr_temperature: float = 0.1
     sr_threshold: float = 0.5
     sr_label_mode: str = "minmax"
-    sr_reduction: str = "mean"
+    sr_reduction: str = "sum"
     focal_alpha: float = 0.5
     focal_gamma: float = 0.2
     prior_lambda: float = 1.0

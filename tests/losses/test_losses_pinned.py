@@ -35,7 +35,7 @@ B = 3
 ALTERNATIVES = {
     "context": 2.5, "i2t": 0.5, "t2i": 3.0, "soft_relation": 0.25, "supervised": 2.0,
     "temperature": 0.2, "sr_temperature": 0.5, "sr_threshold": 0.3, "sr_label_mode": "cosine",
-    "sr_reduction": "sum", "focal_alpha": 0.25, "focal_gamma": 2.0, "prior_lambda": 0.5,
+    "sr_reduction": "mean", "focal_alpha": 0.25, "focal_gamma": 2.0, "prior_lambda": 0.5,
 }
 """A non-default value of every LossConfig field (a new field needs one here, with what it changes)."""
 
