@@ -111,3 +111,28 @@ def test_score_lambda_reaches_evaluation(tiny_world, tmp_path):
             assert s == pytest.approx(scores[int(h)] * scores[int(o)], rel=1e-5)
             n += 1
     assert n > 0
+
+
+def test_predict_threshold_keeps_exactly_the_triplets_at_or_above_it(tiny_world, tmp_path):
+    """lambda = 1: scores are s_h * s_o of the tiny world's boxes (0.95, 0.9, 0.6, 0.5; persons 0 and 2)."""
+    import json
+
+    from PIL import Image
+
+    from clhoi.detect.files import load_detections, save_detections
+    from clhoi.engine.predict import predict
+
+    cfg = replace(tiny_world, output_dir=str(tmp_path / "run"))
+    cfg.model = replace(cfg.model, score_lambda=1.0)
+    cfg.train = replace(cfg.train, epochs=0)
+    ckpt = train(cfg, progress=False)
+    Image.open(f"{cfg.data.image_root}/img01.png").save(tmp_path / "photo.png")
+    save_detections(tmp_path / "dets.safetensors", {"photo.png": load_detections(cfg.data.detections_test)["img01.png"]})
+    scores = {}
+    for thr in (0.0, 0.55):
+        [res] = predict([tmp_path / "photo.png"], ckpt, out_dir=tmp_path / f"p{thr}", verbs=["ride", "hold"],
+                        detections=tmp_path / "dets.safetensors", threshold=thr, top_k=100)
+        scores[thr] = [t["score"] for t in json.loads(res.json_path.read_text())["triplets"]]
+    # 6 pairs x 2 verbs: .855 .855 .57 .57 .57 .57 .54 .54 .475 .475 .3 .3
+    assert scores[0.0] == pytest.approx(sorted([0.855, 0.57, 0.475, 0.57, 0.54, 0.3] * 2, reverse=True), rel=1e-5)
+    assert scores[0.55] == scores[0.0][:6]
