@@ -55,21 +55,28 @@ def test_appearance_boxes_classes_geometry_do_not_depend_on_the_verb():
         assert all(any(b0 - 2 <= x <= b2 and b1 - 2 <= y <= b3 for b0, b1, b2, b3 in boxes) for x, y in diff)
 
 
-def test_context_union_crop_is_identical_across_the_verbs():
+@pytest.mark.parametrize("margin", [CONTEXT_MARGIN, 36.0])
+def test_context_union_crop_is_identical_across_the_verbs(margin):
     for seed in SEEDS:
-        sa, sb = (sample_probe_scene("context", seed, cues=[c]) for c in (0, 1))
+        sa, sb = (sample_probe_scene("context", seed, cues=[c], context_margin=margin) for c in (0, 1))
         a, b = probe_record(sa, "x.png"), probe_record(sb, "x.png")
         assert a["annotations"] == b["annotations"] and a["probe"]["classes"] != b["probe"]["classes"]
         assert sa.scene != sb.scene
         ia, ib = render_probe_scene(sa), render_probe_scene(sb)
         for h in a["hoi_annotation"]:
             hb, ob = a["annotations"][h["subject_id"]]["bbox"], a["annotations"][h["object_id"]]["bbox"]
-            m = CONTEXT_MARGIN - 2
+            m = margin - 2
             u = (min(hb[0], ob[0]) - 1 - m, min(hb[1], ob[1]) - 1 - m, max(hb[2], ob[2]) - 1 + m,
                  max(hb[3], ob[3]) - 1 + m)
             u = tuple(int(round(v)) for v in (max(u[0], 0), max(u[1], 0), min(u[2], 256), min(u[3], 192)))
             assert ia.crop(u).tobytes() == ib.crop(u).tobytes()
         assert ia.tobytes() != ib.tobytes()  # the scene outside differs
+
+
+def test_the_frozen_world_keeps_its_cache_key_and_the_margin_variant_gets_its_own():
+    base = ProbeWorldSpec("context", 0)
+    assert ProbeWorldSpec("context", 0, context_margin=CONTEXT_MARGIN).key() == base.key()
+    assert ProbeWorldSpec("context", 0, context_margin=36.0).key() != base.key()
 
 
 def test_geometry_pose_and_object_look_do_not_depend_on_the_verb():
