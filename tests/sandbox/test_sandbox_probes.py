@@ -70,7 +70,8 @@ def test_context_union_crop_is_identical_across_the_verbs(margin):
                  max(hb[3], ob[3]) - 1 + m)
             u = tuple(int(round(v)) for v in (max(u[0], 0), max(u[1], 0), min(u[2], 256), min(u[3], 192)))
             assert ia.crop(u).tobytes() == ib.crop(u).tobytes()
-        assert ia.tobytes() != ib.tobytes()  # the scene outside differs
+        if margin == CONTEXT_MARGIN:  # the frozen world always shows the scene outside
+            assert ia.tobytes() != ib.tobytes()
 
 
 def test_the_frozen_world_keeps_its_cache_key_and_the_margin_variant_gets_its_own():
