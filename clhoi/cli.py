@@ -263,6 +263,7 @@ def evaluate_command(
 class ExportFormat(str, Enum):
     qpic = "qpic"
     matlab = "matlab"
+    upt_vcoco = "upt-vcoco"
 
 
 @app.command("export")
@@ -271,13 +272,13 @@ def export_command(
         help="predictions.jsonl of `clhoi eval`, or a JSON list of {file_name, boxes, labels, hoi} records")],
     format: Annotated[ExportFormat, typer.Option(
         "--format", help="qpic: the QPIC family's hico_eval input (JSON); matlab: the official HICO-DET evaluation's "
-                         "detections_XX.mat (ho-rcnn, UPT)")],
-    out: Annotated[Path, typer.Option(help="a .json file (qpic) or a folder (matlab)")],
+                         "detections_XX.mat (ho-rcnn, UPT); upt-vcoco: UPT's V-COCO cache for vsrl_eval (.pkl or .json)")],
+    out: Annotated[Path, typer.Option(help="a .json file (qpic), a folder (matlab), cache.pkl or .json (upt-vcoco)")],
     annotations: Annotated[Optional[Path], typer.Option(
         help="HICO-DET test annotations: their image order gives the MATLAB columns (default: the sorted "
              "predicted file names)")] = None,
 ) -> None:
-    """Write HICO-DET predictions in the layouts of the QPIC family or the official MATLAB evaluation (docs/evaluation.md)."""
+    """Write predictions in the layouts of the QPIC family, the official MATLAB evaluation or UPT's V-COCO cache (docs/evaluation.md)."""
     from clhoi.eval.export import export_predictions, load_any_predictions
 
     try:

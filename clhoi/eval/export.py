@@ -21,14 +21,24 @@
   file's test images; by default the sorted file names, which is the official
   order for HICO-DET's ``HICO_test2015_*`` names).
 
+* ``upt-vcoco`` (V-COCO): the records UPT's ``cache_vcoco`` pickles for
+  ``vsrl_eval.py``: one record per triplet, ``{"image_id", "person_box":
+  [x1, y1, x2, y2], "<action>_agent": score, "<action>_<role>": [x1, y1, x2,
+  y2, score]}``. UPT's ``CacheTemplate`` answers a missing key with score 0
+  (agent) or ``[0, 0, 0.1, 0.1, 0]`` (role); we write those defaults out, so the
+  pickle is plain dicts that ``vsrl_eval`` reads without UPT installed. A
+  triplet without an object writes a NaN role box (no object). ``image_id`` is
+  the number at the end of the COCO file name.
+
 UPT's own evaluation of HICO-DET runs in its training process or through the
-``matlab`` layout above; its V-COCO cache is ``vsrl_eval``'s records, which
-``clhoi evaluate --dataset vcoco`` reads (docs/evaluation.md).
+``matlab`` layout above.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +50,7 @@ from clhoi import vocab
 from clhoi.eval.files import parse_predictions, read_predictions
 from clhoi.structures import Predictions
 
-FORMATS = ("qpic", "matlab")
+FORMATS = ("qpic", "matlab", "upt-vcoco")
 """Export formats of :func:`export_predictions`."""
 
 
@@ -221,9 +231,90 @@ def read_matlab(folder: str | Path, image_order: Sequence[str]) -> list[Predicti
     return out
 
 
+# ----------------------------------------------------------------------------- V-COCO (UPT's cache_vcoco)
+UPT_AGENT_DEFAULT = 0.0
+UPT_ROLE_DEFAULT = (0.0, 0.0, 0.1, 0.1, 0.0)
+
+
+def coco_image_id(file_name: str) -> int:
+    """``COCO_train2014_000000123456.jpg`` -> 123456 (the number at the end of the name)."""
+    m = re.search(r"(\d+)\.[A-Za-z]+$", file_name)
+    if m is None:
+        raise ValueError(f"{file_name}: no COCO image id at the end of the file name")
+    return int(m.group(1))
+
+
+def to_upt_vcoco(predictions: Sequence[Predictions]) -> list[dict[str, Any]]:
+    """UPT's V-COCO cache records: one per triplet, every key present (see the module doc)."""
+    classes = vocab.vcoco_classes()
+    template: dict[str, Any] = {}
+    for action in vocab.vcoco_actions():
+        template[f"{action.name}_agent"] = UPT_AGENT_DEFAULT
+        for role in action.object_roles:
+            template[f"{action.name}_{role}"] = list(UPT_ROLE_DEFAULT)
+    out = []
+    for p in predictions:
+        if len(p.classes) and (int(p.classes.min()) < 0 or int(p.classes.max()) >= len(classes)):
+            raise ValueError(f"{p.file_name}: class outside V-COCO's {len(classes)} (action, role) classes")
+        image_id = coco_image_id(p.file_name)
+        boxes = p.boxes.double().tolist()
+        for (h, o), c, s in zip(p.pairs.tolist(), p.classes.tolist(), p.scores.tolist()):
+            action, role = classes[c]
+            rec = {"image_id": image_id, "person_box": boxes[h], **{k: (list(v) if isinstance(v, list) else v)
+                                                                   for k, v in template.items()}}
+            rec[f"{action}_agent"] = float(s)
+            if role is not None:
+                rec[f"{action}_{role}"] = (boxes[o] if o >= 0 else [math.nan] * 4) + [float(s)]
+            out.append(rec)
+    return out
+
+
+def from_upt_vcoco(records: Sequence[dict[str, Any]], names: dict[int, str]) -> list[Predictions]:
+    """UPT V-COCO records -> Predictions (one human box per record; a score of 0, UPT's "missing", is dropped)."""
+    classes = vocab.vcoco_classes()
+    per_image: dict[int, list[tuple[list[float], list[float] | None, int, float]]] = {}
+    for i, r in enumerate(records):
+        try:
+            image, person = int(r["image_id"]), [float(v) for v in r["person_box"]]
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"V-COCO records: record {i}: malformed ({e})") from None
+        rows = per_image.setdefault(image, [])
+        for c, (action, role) in enumerate(classes):
+            if role is None:
+                score = float(r.get(f"{action}_agent", 0.0))
+                if score > 0:
+                    rows.append((person, None, c, score))
+                continue
+            value = r.get(f"{action}_{role}")
+            if value is not None and float(value[4]) > 0:
+                box = [float(v) for v in value[:4]]
+                rows.append((person, None if all(math.isnan(v) for v in box) else box, c, float(value[4])))
+    out = []
+    for image, rows in per_image.items():
+        if image not in names:
+            raise ValueError(f"V-COCO records: image_id {image} is not in the name map")
+        boxes: dict[tuple[float, ...], int] = {}
+        pairs, cls, scores = [], [], []
+        for person, obj, c, s in rows:
+            ids = []
+            for box in (person, obj):
+                if box is None:
+                    ids.append(-1)
+                    continue
+                ids.append(boxes.setdefault(tuple(box), len(boxes)))
+            pairs.append(ids)
+            cls.append(c)
+            scores.append(s)
+        out.append(Predictions(names[image], torch.tensor(list(boxes), dtype=torch.float64).reshape(-1, 4),
+                               torch.zeros(len(boxes), dtype=torch.long), torch.tensor(pairs, dtype=torch.long).reshape(-1, 2),
+                               torch.tensor(cls, dtype=torch.long), torch.tensor(scores, dtype=torch.float64)))
+    return out
+
+
 def export_predictions(predictions: Sequence[Predictions], fmt: str, out: str | Path,
                        image_order: Sequence[str] | None = None) -> list[Path]:
-    """Write ``predictions`` as ``fmt`` (:data:`FORMATS`) to ``out`` (a .json file for qpic, a folder for matlab)."""
+    """Write ``predictions`` as ``fmt`` (:data:`FORMATS`) to ``out``: a .json file (qpic), a folder (matlab),
+    a ``cache.pkl`` or .json file (upt-vcoco)."""
     out = Path(out)
     if fmt == "qpic":
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -233,4 +324,16 @@ def export_predictions(predictions: Sequence[Predictions], fmt: str, out: str | 
         return [out]
     if fmt == "matlab":
         return write_matlab(predictions, out, image_order)
+    if fmt == "upt-vcoco":
+        records = to_upt_vcoco(predictions)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".json":
+            with open(out, "w", encoding="utf-8") as f:
+                json.dump(records, f)
+        else:  # UPT's cache.pkl: protocol 2, as UPT writes it (Python 2's vsrl_eval reads it)
+            import pickle
+
+            with open(out, "wb") as f:
+                pickle.dump(records, f, 2)
+        return [out]
     raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -116,3 +116,32 @@ def test_export_command(tmp_path):
     assert len(read_matlab(tmp_path / "m", sorted(p.file_name for p in preds))) == 2
     bad = runner.invoke(app, ["export", str(tmp_path / "p.jsonl"), "--format", "csv", "--out", str(tmp_path / "x")])
     assert bad.exit_code == 2 and "qpic" in bad.output  # a real choice, listed
+
+
+def test_upt_vcoco_round_trip_and_layout(tmp_path):
+    import pickle
+
+    from clhoi.eval.export import coco_image_id, from_upt_vcoco
+
+    classes = vocab.vcoco_classes()
+    hold, stand, ride = classes.index(("hold", "obj")), classes.index(("stand", None)), classes.index(("ride", "instr"))
+    p = Predictions("COCO_val2014_000000000042.jpg",
+                    torch.tensor([[1.0, 2.0, 30.0, 60.0], [20.0, 10.0, 50.0, 40.0]], dtype=torch.float64),
+                    torch.tensor([0, 40]), torch.tensor([[0, 1], [0, -1], [0, -1]]),
+                    torch.tensor([hold, stand, ride]), torch.tensor([0.75, 0.5, 0.25], dtype=torch.float64))
+    [path] = export_predictions([p], "upt-vcoco", tmp_path / "cache.pkl")
+    with open(path, "rb") as f:
+        records = pickle.load(f)
+    assert len(records) == 3 and all(r["image_id"] == 42 for r in records)  # one record per triplet, as UPT
+    first = records[0]
+    assert first["hold_obj"] == [20.0, 10.0, 50.0, 40.0, 0.75] and first["hold_agent"] == 0.75
+    assert first["ride_instr"] == [0.0, 0.0, 0.1, 0.1, 0.0] and first["walk_agent"] == 0.0  # UPT's defaults, written out
+    assert np.isnan(records[2]["ride_instr"][:4]).all()  # no object: an empty role box
+    [back] = from_upt_vcoco(records, {42: p.file_name})
+    got = {(tuple(back.boxes[h].tolist()), tuple(back.boxes[o].tolist()) if o >= 0 else None, c, s)
+           for (h, o), c, s in zip(back.pairs.tolist(), back.classes.tolist(), back.scores.tolist())}
+    want = {(tuple(p.boxes[h].tolist()), tuple(p.boxes[o].tolist()) if o >= 0 else None, c, s)
+            for (h, o), c, s in zip(p.pairs.tolist(), p.classes.tolist(), p.scores.tolist())}
+    assert got == want
+    with pytest.raises(ValueError, match="no COCO image id"):
+        coco_image_id("photo.jpg")
