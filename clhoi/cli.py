@@ -727,6 +727,10 @@ def probe_command(
     row: Annotated[Optional[list[str]], typer.Option(help="run only this row (repeatable; default: all five)")] = None,
     clip_layer: Annotated[int, typer.Option(help="CLIP hidden_states layer of f_img (model.clip_feature_layer)")] = -1,
     context_margin: Annotated[float, typer.Option(help="context probe: neutral pixels around the pairs")] = 10.0,
+    box_embeddings: Annotated[str, typer.Option(
+        help="detector box embeddings: class (object-centric: class vector + noise) | pooled (CLIP RoIAlign, first pass)"
+    )] = "class",
+    visual_guidance: Annotated[str, typer.Option(help="model.visual_union_guidance: none | mask | bias")] = "mask",
 ) -> None:
     """Capability probe: does the link a cue needs (spatial / visual / context) learn it, annotation-free?"""
     from clhoi.sandbox.probes import PROBES, ProbeSettings, probe_rows, run_probe
@@ -738,9 +742,14 @@ def probe_command(
         fail(f"unknown --row; valid: {'; '.join(known)}")
     if min(seeds, train_images, test_images) < 1 or epochs < 0 or max_steps < 0:
         fail("--seeds, --train-images and --test-images must be >= 1; --epochs and --max-steps >= 0")
+    if box_embeddings not in ("class", "pooled"):
+        fail(f"unknown --box-embeddings {box_embeddings!r}; valid: class, pooled")
+    if visual_guidance not in ("none", "mask", "bias"):
+        fail(f"unknown --visual-guidance {visual_guidance!r}; valid: none, mask, bias")
     settings = ProbeSettings(seeds=tuple(range(seeds)), num_train=train_images, num_test=test_images, epochs=epochs,
                              max_steps=max_steps, clip=str(clip) if clip else ProbeSettings.clip, rows=tuple(row or ()),
-                             clip_feature_layer=clip_layer, context_margin=context_margin)
+                             clip_feature_layer=clip_layer, context_margin=context_margin,
+                             box_embeddings=box_embeddings, visual_guidance=visual_guidance)
     out = output or Path(f"runs/probe-{name}")
     try:
         run_probe(name, settings, out, cache_dir, echo=typer.echo)

@@ -52,6 +52,10 @@ class ModelConfig:
             self-attention of Eq. 1); off = ``I_s`` from projected
             embeddings alone.
         use_visual: visual cognition (Eqs. 2-3).
+        visual_union_guidance: how the union box ``b_u`` guides Eq. 3's attention
+            besides ``PE(c_u)`` in the query: ``none``, ``mask`` (keys outside
+            ``b_u`` masked) or ``bias`` (a learned negative bias on them); see
+            docs/paper_map.md. Default ``none``: unchanged from earlier checkpoints.
         use_context: context cognition (Eq. 4); needs ``use_vlt``.
         freeze_clip: keep the CLIP encoders frozen (the paper's setting).
         freeze_qformer: keep the Q-Former frozen (adapters and context queries
@@ -100,6 +104,7 @@ class ModelConfig:
     use_vlt: bool = True
     use_spatial: bool = True
     use_visual: bool = True
+    visual_union_guidance: str = "none"
     use_context: bool = True
     freeze_clip: bool = True
     freeze_qformer: bool = True
@@ -113,6 +118,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.box_embedding not in BOX_EMBEDDING_MODES:
             raise ValueError(f"box_embedding must be one of {BOX_EMBEDDING_MODES}, got {self.box_embedding!r}")
+        if self.visual_union_guidance not in ("none", "mask", "bias"):
+            raise ValueError(f"model.visual_union_guidance must be one of none, mask, bias, "
+                             f"got {self.visual_union_guidance!r}")
         if self.baseline not in BASELINES:
             raise ValueError(f"model.baseline must be one of {BASELINES}, got {self.baseline!r}")
         if self.use_context and not self.use_vlt:

@@ -53,9 +53,10 @@ class CognitionBlock(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, q: Tensor, k: Tensor, v: Tensor, key_padding: Tensor | None = None,
-                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
-        """``x`` is the residual stream; ``q, k, v`` the attention inputs. Weights: ``[B, Lq, Lk]`` head mean."""
-        out, w = self.attn(q, k, v, key_padding_mask=key_padding, need_weights=need_weights)
+                need_weights: bool = False, attn_mask: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """``x`` is the residual stream; ``q, k, v`` the attention inputs; ``attn_mask`` an additive
+        ``[B * heads, Lq, Lk]`` float mask. Weights: ``[B, Lq, Lk]`` head mean."""
+        out, w = self.attn(q, k, v, key_padding_mask=key_padding, need_weights=need_weights, attn_mask=attn_mask)
         x = self.norm1(x + self.drop(out))
         return self.norm2(x + self.drop(self.ffn(x))), w
 
@@ -118,22 +119,70 @@ class SpatialCognition(nn.Module):
         return self.fuse(torch.cat(parts, -1))  # I_s
 
 
-class VisualCognition(nn.Module):
-    """Eqs. 2-3: ``I_v0 = MLP(I_s, PE(c_u))``; ``I_v = FFN(CrossAttn(I_v0, [f_v, PE(xy)], f_v))``."""
+UNION_GUIDANCE = ("none", "mask", "bias")
+"""How Eq. 3's attention is "guided by the union-region bounding box b_u" (``model.visual_union_guidance``)."""
 
-    def __init__(self, dim: int, visual_dim: int, heads: int, dropout: float) -> None:
+
+def union_key_outside(union: Tensor, grid: tuple[int, int]) -> Tensor:
+    """Patches whose centre lies outside each pair's union box ``b_u``: ``[B, M, L]`` (True = outside).
+
+    ``union [B, M, 4]`` xyxy in ``[0, 1]``. A pair whose box holds no patch centre (a tiny
+    or degenerate box, or a padded slot) keeps the patch nearest its centre, so every pair
+    attends to at least one key.
+    """
+    c = patch_centres(grid, union.device).to(union.dtype)  # [L, 2]
+    x, y = c[:, 0], c[:, 1]
+    u = union.unsqueeze(-2)  # [B, M, 1, 4]
+    inside = (x >= u[..., 0]) & (x <= u[..., 2]) & (y >= u[..., 1]) & (y <= u[..., 3])  # [B, M, L]
+    centre = (union[..., :2] + union[..., 2:]) / 2  # [B, M, 2]
+    nearest = ((centre.unsqueeze(-2) - c) ** 2).sum(-1).argmin(-1, keepdim=True)  # [B, M, 1]
+    fallback = torch.zeros_like(inside).scatter_(-1, nearest, True) & ~inside.any(-1, keepdim=True)
+    return ~(inside | fallback)
+
+
+class VisualCognition(nn.Module):
+    """Eqs. 2-3: ``I_v0 = MLP(I_s, PE(c_u))``; ``I_v = FFN(CrossAttn(I_v0, [f_v, PE(xy)], f_v))``.
+
+    ``guidance`` is how the union box ``b_u`` guides the attention besides ``PE(c_u)`` in the
+    query: ``none`` (only that), ``mask`` (keys whose patch centre is outside ``b_u`` are
+    masked) or ``bias`` (their logits get a learned per-head bias ``-softplus(w)``, ``w``
+    initialised to 2, i.e. about -2.1).
+    """
+
+    def __init__(self, dim: int, visual_dim: int, heads: int, dropout: float, guidance: str = "none") -> None:
         super().__init__()
+        if guidance not in UNION_GUIDANCE:
+            raise ValueError(f"unknown visual union guidance {guidance!r}; valid: {', '.join(UNION_GUIDANCE)}")
         self.dim = dim
+        self.heads = heads
+        self.guidance = guidance
         self.query_mlp = mlp(2 * dim, dim, dim)
         self.block = CognitionBlock(dim, heads, kdim=visual_dim + dim, vdim=visual_dim, dropout=dropout)
+        if guidance == "bias":
+            self.outside_weight = nn.Parameter(torch.full((heads,), 2.0))
 
     def forward(self, i_s: Tensor, union_centre: Tensor, f_v: Tensor, grid: tuple[int, int],
-                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
-        """``I_s [B, M, H]``, ``union_centre [B, M, 2]`` ([0, 1]), ``f_v [B, L, D_v]`` -> ``I_v [B, M, H]``."""
+                need_weights: bool = False, union: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """``I_s [B, M, H]``, ``union_centre [B, M, 2]`` ([0, 1]), ``f_v [B, L, D_v]`` -> ``I_v [B, M, H]``.
+
+        ``union [B, M, 4]`` (xyxy, [0, 1]) is needed when ``guidance`` is not ``none``.
+        """
         i_v0 = self.query_mlp(torch.cat([i_s, sine_encoding(union_centre, self.dim // 2)], -1))  # Eq. 2
         pos = sine_encoding(patch_centres(grid, f_v.device), self.dim // 2).to(f_v.dtype)  # [L, H]
         keys = torch.cat([f_v, pos.expand(f_v.shape[0], -1, -1)], -1)  # Concat(f_v, PE), [B, L, D_v + H]
-        return self.block(i_v0, i_v0, keys, f_v, need_weights=need_weights)  # Eq. 3
+        if self.guidance == "none":
+            return self.block(i_v0, i_v0, keys, f_v, need_weights=need_weights)  # Eq. 3
+        if union is None:
+            raise ValueError(f"visual union guidance {self.guidance!r} needs the union boxes")
+        outside = union_key_outside(union, grid)  # [B, M, L]
+        if self.guidance == "mask":
+            bias = torch.zeros(outside.shape, dtype=i_v0.dtype, device=i_v0.device).masked_fill(outside, float("-inf"))
+            bias = bias.unsqueeze(1).expand(-1, self.heads, -1, -1)  # [B, heads, M, L]
+        else:
+            w = -nn.functional.softplus(self.outside_weight).to(i_v0.dtype)  # [heads]
+            bias = outside.unsqueeze(1).to(i_v0.dtype) * w.view(1, -1, 1, 1)  # [B, heads, M, L]
+        mask = bias.reshape(-1, *outside.shape[1:])  # [B * heads, M, L], as nn.MultiheadAttention wants
+        return self.block(i_v0, i_v0, keys, f_v, need_weights=need_weights, attn_mask=mask)  # Eq. 3, guided by b_u
 
 
 class ContextCognition(nn.Module):
@@ -163,19 +212,20 @@ class InteractionCognitionNetwork(nn.Module):
             (``MLP(e_h, e_o)`` when spatial cognition is off; nothing extra when on).
         image_dim: width of the image features the UPT head pools (``baseline="upt"``).
         num_cooperative_layers: the UPT head's cooperative layers (UPT: 2).
+        visual_guidance: how ``b_u`` guides Eq. 3 (:class:`VisualCognition`): none, mask, bias.
     """
 
     def __init__(self, dim: int, visual_dim: int, context_dim: int, heads: int = 8, num_spatial_layers: int = 2,
                  dropout: float = 0.1, use_spatial: bool = True, use_visual: bool = True,
                  use_context: bool = True, baseline: str = "mlp", image_dim: int = 0,
-                 num_cooperative_layers: int = 2) -> None:
+                 num_cooperative_layers: int = 2, visual_guidance: str = "none") -> None:
         super().__init__()
         if baseline not in ("upt", "mlp"):
             raise ValueError(f"unknown baseline {baseline!r}; valid: upt, mlp")
         self.baseline = UPTHead(dim, image_dim, heads, num_cooperative_layers, dropout) if baseline == "upt" else None
         self.spatial = SpatialCognition(dim, heads, num_spatial_layers, dropout, enabled=use_spatial,
                                         base_dim=dim if baseline == "upt" else 0)
-        self.visual = VisualCognition(dim, visual_dim, heads, dropout) if use_visual else None
+        self.visual = VisualCognition(dim, visual_dim, heads, dropout, visual_guidance) if use_visual else None
         self.context = ContextCognition(dim, context_dim, heads, dropout) if use_context else None
 
     def forward(self, e: Tensor, boxes: Tensor, box_mask: Tensor, pair_h: Tensor, pair_o: Tensor,
@@ -208,8 +258,9 @@ class InteractionCognitionNetwork(nn.Module):
         if self.visual is not None:
             if f_v is None:
                 raise ValueError("visual cognition is on but no visual features f_v were given")
-            centre = box_cxcywh(union_boxes(_gather(boxes, pair_h).flatten(0, 1), _gather(boxes, pair_o).flatten(0, 1)))
-            x, w = self.visual(x, centre[:, :2].view(*pair_h.shape, 2), f_v, grid, return_attention)  # I_v
+            union = union_boxes(_gather(boxes, pair_h).flatten(0, 1), _gather(boxes, pair_o).flatten(0, 1))
+            centre = box_cxcywh(union)[:, :2].view(*pair_h.shape, 2)
+            x, w = self.visual(x, centre, f_v, grid, return_attention, union.view(*pair_h.shape, 4))  # I_v
             if w is not None:
                 attentions["visual"] = w
         if self.context is not None:

@@ -111,6 +111,44 @@ class ProbeSettings:
     clip: str = ""
     clip_feature_layer: int = -1
     context_margin: float = CONTEXT_MARGIN
+    box_embeddings: str = "class"
+    visual_guidance: str = "mask"
+
+
+BOX_EMBEDDINGS = ("class", "pooled")
+"""The probes' simulated detector's box embeddings: ``class`` (object-centric: a fixed random
+vector per COCO class + small noise, :func:`class_embeddings`) or ``pooled`` (none given; the
+student RoIAlign-pools CLIP tokens, which see the whole image: the first pass's setting)."""
+
+CLASS_EMBEDDING_NOISE = 0.1
+
+
+def class_embeddings(dets: dict, dim: int, seed: int, noise: float = CLASS_EMBEDDING_NOISE) -> dict:
+    """Give each detection an object-centric embedding that carries its detector class and nothing else.
+
+    The vector of a class is fixed (drawn from the class index alone, unit-norm scaled to
+    ``sqrt(dim)``); each detection adds Gaussian noise of sd ``noise`` drawn from ``seed`` and its
+    file name. No pixel reaches it, so a probe's cue (inside or outside the union box) cannot.
+    """
+    import torch
+
+    out = {}
+    for name, d in dets.items():
+        if not len(d):
+            out[name] = d
+            continue
+        base = torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(10_000 + int(k)))
+                            for k in d.labels.tolist()])
+        g = torch.Generator().manual_seed(hash_seed(f"{seed}/{name}"))
+        out[name] = replace(d, embeddings=base + noise * torch.randn(base.shape, generator=g))
+    return out
+
+
+def hash_seed(text: str) -> int:
+    """A stable 63-bit seed from a string (Python's ``hash`` is salted per process)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little") >> 1
 
 
 def probe_rows() -> list[tuple[str, dict[str, bool], dict[str, float]]]:
@@ -204,6 +242,8 @@ def run_probe(name: str, settings: ProbeSettings = ProbeSettings(), output_dir: 
 
     if name not in PROBES:
         raise ValueError(f"unknown probe {name!r}; valid: {', '.join(PROBES)}")
+    if settings.box_embeddings not in BOX_EMBEDDINGS:
+        raise ValueError(f"unknown box embeddings {settings.box_embeddings!r}; valid: {', '.join(BOX_EMBEDDINGS)}")
     out = Path(output_dir or f"runs/probe-{name}")
     if (out / "results.json").exists():
         raise ValueError(f"{out} holds a previous probe run; remove it or pass another --output")
@@ -217,13 +257,15 @@ def run_probe(name: str, settings: ProbeSettings = ProbeSettings(), output_dir: 
     clip: dict[str, Any] = {"clip": settings.clip} if settings.clip else {}
     if settings.clip_feature_layer != -1:
         clip["clip_feature_layer"] = settings.clip_feature_layer
+    clip["visual_union_guidance"] = settings.visual_guidance
+    embed_dim = sandbox_model_config(**clip).box_embed_dim if settings.box_embeddings == "class" else 0
     t_start = time.perf_counter()
     per_seed: dict[str, list[dict[str, float]]] = {r[0]: [] for r in rows}
     for seed in settings.seeds:
         t0 = time.perf_counter()
         spec = ProbeWorldSpec(name, seed, settings.num_train, settings.num_test, settings.context_margin)
         world = ProbeWorld(build_probe_world(spec, cache), spec)
-        inputs = _prepare(world, out / f"seed{seed}" / "inputs", seed, echo)
+        inputs = _prepare(world, out / f"seed{seed}" / "inputs", seed, echo, embed_dim)
         gts = _ground_truth(world.records("test"))
         features = out / f"seed{seed}" / "features"
         base = experiment(inputs, out / f"seed{seed}" / "_cache", "annotation_free", seed, epochs=1,
@@ -310,7 +352,7 @@ def format_probe_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _prepare(world: ProbeWorld, out: Path, seed: int, echo: Callable[[str], None]):
+def _prepare(world: ProbeWorld, out: Path, seed: int, echo: Callable[[str], None], embed_dim: int = 0):
     from clhoi.detect.files import save_detections
     from clhoi.sandbox.detector import simulate_split
     from clhoi.sandbox.experiment import SandboxInputs
@@ -322,7 +364,8 @@ def _prepare(world: ProbeWorld, out: Path, seed: int, echo: Callable[[str], None
     for split in ("train", "test"):
         path = out / f"detections_{split}.safetensors"
         if not path.is_file():
-            save_detections(path, simulate_split(world.records(split), seed))
+            sim = simulate_split(world.records(split), seed)
+            save_detections(path, class_embeddings(sim, embed_dim, seed) if embed_dim else sim)
         dets[split] = path
     labels = out / "labels.jsonl"
     records = world.records("train")

@@ -17,7 +17,7 @@ from clhoi.sandbox.probe_worlds import (
     render_probe_scene,
     sample_probe_scene,
 )
-from clhoi.sandbox.probes import ProbeTeacher, confusable_accuracy, _ground_truth
+from clhoi.sandbox.probes import ProbeTeacher, class_embeddings, confusable_accuracy, _ground_truth
 from clhoi.structures import Predictions
 from clhoi.vocab import hicodet
 
@@ -154,3 +154,32 @@ def test_probe_cli_smoke(tmp_path):
     assert bad.exit_code != 0 and "unknown probe" in bad.output
     bad = CliRunner().invoke(app, ["probe", "context", "--row", "+ magic"])
     assert bad.exit_code != 0 and "unknown --row" in bad.output
+    bad = CliRunner().invoke(app, ["probe", "context", "--box-embeddings", "pixels"])
+    assert bad.exit_code != 0 and "unknown --box-embeddings" in bad.output
+    bad = CliRunner().invoke(app, ["probe", "context", "--visual-guidance", "crop"])
+    assert bad.exit_code != 0 and "unknown --visual-guidance" in bad.output
+
+
+def test_class_embeddings_carry_the_detector_class_and_nothing_else():
+    import torch
+
+    from clhoi.structures import Detections
+
+    def dets(boxes, labels):
+        return Detections(boxes=torch.tensor(boxes, dtype=torch.float32), scores=torch.full((len(labels),), 0.9),
+                          labels=torch.tensor(labels), embeddings=None, image_size=(192, 256))
+
+    src = {"a.png": dets([[0, 0, 10, 10], [50, 50, 90, 120]], [0, 73]),
+           "b.png": dets([[100, 20, 180, 150], [5, 5, 30, 30]], [0, 73]),
+           "c.png": Detections.empty(image_size=(192, 256))}
+    out = class_embeddings(src, 64, seed=3)
+    a, b = out["a.png"].embeddings, out["b.png"].embeddings
+    assert a.shape == (2, 64) and out["c.png"].embeddings is None
+    assert torch.equal(out["a.png"].boxes, src["a.png"].boxes) and torch.equal(out["a.png"].labels, src["a.png"].labels)
+    # same class, other box and image: the same vector up to the small noise; other class: far
+    assert float((a[0] - b[0]).norm()) < 0.3 * float((a[0] - a[1]).norm())
+    assert float((a[1] - b[1]).norm()) < 0.3 * float((a[0] - a[1]).norm())
+    assert not torch.equal(a[0], b[0])  # per-detection noise
+    again = class_embeddings(src, 64, seed=3)
+    assert torch.equal(again["a.png"].embeddings, a)
+    assert not torch.equal(class_embeddings(src, 64, seed=4)["a.png"].embeddings, a)
