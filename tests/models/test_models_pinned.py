@@ -303,8 +303,14 @@ def test_cognition_block_is_post_norm_attention_then_ffn(model: CLHOI):
     torch.testing.assert_close(got, block.norm2(x1 + block.ffn(x1)))
 
 
-def test_pair_features_read_the_object_box_embedding(model: CLHOI):
-    """Two objects in the same box that look different (embeddings) give different pair features."""
+def test_pair_features_read_the_object_box_embedding(cfg: ModelConfig):
+    """Two objects in the same box that look different (embeddings) give different pair features.
+
+    Checked without UPT's pair features (``baseline: mlp`` where the config has it), which read the object too.
+    """
+    mlp = {"baseline": "mlp"} if "baseline" in {x.name for x in dataclasses.fields(cfg)} else {}
+    torch.manual_seed(0)
+    model = build_student(dataclasses.replace(cfg, **mlp)).eval()
     box = [32.0, 12.0, 48.0, 24.0]
     emb = torch.randn(3, EMB, generator=torch.Generator().manual_seed(9))
     d = Detections(torch.tensor([BOXES[0], box, box]), torch.ones(3), torch.tensor([0, 1, 1]), emb, (48, 64))
