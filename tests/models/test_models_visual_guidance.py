@@ -93,7 +93,7 @@ def test_icn_passes_each_pairs_union_box_to_the_visual_link():
     boxes = torch.tensor([[[0.0, 0.0, 0.25, 0.5], [0.25, 0.0, 0.5, 0.5], [0.6, 0.6, 1.0, 1.0]]])
     out = icn(torch.randn(1, 3, DIM), boxes, torch.ones(1, 3, dtype=torch.bool), torch.tensor([[0, 0]]),
               torch.tensor([[1, 2]]), torch.randn(1, 16, VDIM), GRID, None, return_attention=True)
-    w = out.attentions["visual"][0]  # [2, 16]
+    w = out.attentions["visual"][0].detach()  # [2, 16]
     union = torch.tensor([[[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 1.0, 1.0]]])
     outside = union_key_outside(union, GRID)[0]
     assert torch.all(w[0][outside[0]] == 0) and float(w[0].sum()) == pytest.approx(1.0, abs=1e-5)
