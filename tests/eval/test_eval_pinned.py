@@ -229,3 +229,13 @@ def test_hicodet_person_box_iou_exactly_half_is_a_hit(human_box, expected):
     rec = {"file_name": "a.jpg", "boxes": [human_box, O], "labels": [0, 4], "hoi": [[0, 1, RARE, 0.9]]}
     r = evaluate_hicodet(_preds([rec]), _hico_gt())
     assert r.default.ap[RARE] == pytest.approx(expected) and r.known_object.ap[RARE] == pytest.approx(expected)
+
+
+def test_disjoint_boxes_do_not_overlap():
+    from clhoi.eval.matching import box_iou_inclusive
+
+    a = np.array([[0.0, 0.0, 9.0, 9.0]] * 3)
+    b = np.array([[20.0, 20.0, 29.0, 29.0],  # apart in x and y (both "overlaps" negative: their product is not)
+                  [5.0, 20.0, 14.0, 29.0],   # overlapping in x only
+                  [5.0, 5.0, 14.0, 14.0]])   # 25 px of 175
+    np.testing.assert_array_equal(box_iou_inclusive(a, b), [0.0, 0.0, 25 / 175])
