@@ -377,7 +377,7 @@ def make_copy(root: Path, worktree: bool, rev: str = "HEAD") -> Path:
         archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     sibling = REPO.parent / "shared"
-    if sibling.is_dir():  # tests that read optional real data find it where they look (repo/../shared)
+    if sibling.is_dir():  # tests that read optional real data find it where they look (a reference folder beside the repository, if any)
         (root / "shared").symlink_to(sibling)
     return dest
 
