@@ -42,39 +42,33 @@ def _depth_limit(n: np.ndarray) -> np.ndarray:
     return 2 * msb
 
 
+def _sift_down(a: list[int], vals: list, tmp: int, i: int, n: int) -> None:
+    """Sink ``tmp`` from slot ``i`` of the 1-based heap ``a[1..n]`` (NumPy's sift loop)."""
+    j = i << 1
+    while j <= n:
+        if j < n and vals[a[j]] < vals[a[j + 1]]:
+            j += 1
+        if vals[tmp] < vals[a[j]]:
+            a[i] = a[j]
+            i = j
+            j += j
+        else:
+            break
+    a[i] = tmp
+
+
 def _heapsort(v: np.ndarray, a: np.ndarray) -> np.ndarray:
     """NumPy's ``aheapsort_`` on the index list ``a`` (returns the new list); rare, so plain Python."""
     vals = v.tolist()
     a = [0] + a.tolist()  # 1-based
     n = len(a) - 1
     for l in range(n >> 1, 0, -1):
-        tmp = a[l]
-        i, j = l, l << 1
-        while j <= n:
-            if j < n and vals[a[j]] < vals[a[j + 1]]:
-                j += 1
-            if vals[tmp] < vals[a[j]]:
-                a[i] = a[j]
-                i = j
-                j += j
-            else:
-                break
-        a[i] = tmp
+        _sift_down(a, vals, a[l], l, n)
     while n > 1:
         tmp = a[n]
         a[n] = a[1]
         n -= 1
-        i, j = 1, 2
-        while j <= n:
-            if j < n and vals[a[j]] < vals[a[j + 1]]:
-                j += 1
-            if vals[tmp] < vals[a[j]]:
-                a[i] = a[j]
-                i = j
-                j += j
-            else:
-                break
-        a[i] = tmp
+        _sift_down(a, vals, tmp, 1, n)
     return np.asarray(a[1:], dtype=np.int64)
 
 
