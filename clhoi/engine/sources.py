@@ -121,7 +121,7 @@ def cache_key(cfg: ExperimentConfig, split: str, clip: str | None = None) -> dic
     """
     m, d = cfg.model, cfg.detector
     detections = cfg.data.detections_train if split == "train" else cfg.data.detections_test
-    return {
+    key = {
         "split": split,
         "dataset": cfg.data.dataset,
         "clip": clip,
@@ -134,6 +134,9 @@ def cache_key(cfg: ExperimentConfig, split: str, clip: str | None = None) -> dic
         "detections": file_fingerprint(_need(detections, "the detections file", f"data.detections_{split}"))
         if detections else "",
     }
+    if m.visual_feature_layer is not None:  # absent otherwise: caches made before it keep their key
+        key["visual_feature_layer"] = m.visual_feature_layer
+    return key
 
 
 def key_differences(have: dict[str, Any], cfg: ExperimentConfig, split: str, clip: str | None) -> list[str]:
@@ -150,6 +153,7 @@ def key_differences(have: dict[str, Any], cfg: ExperimentConfig, split: str, cli
         want = cache_key(cfg, split, clip)
         if clip is None:
             want.pop("clip")
+    want.setdefault("visual_feature_layer", None)  # a cache with a second layer does not fit a config without
     return [f"{k}: cache has {have.get(k)!r}, config has {v!r}" for k, v in want.items() if have.get(k) != v]
 
 

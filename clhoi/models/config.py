@@ -24,6 +24,15 @@ class ModelConfig:
         clip_feature_layer: index into the CLIP vision ``hidden_states`` whose
             patch tokens (class token dropped) are the image features
             ``f_img``; ``-1`` is the last layer.
+        visual_feature_layer: when set, the visual link reads its own CLIP
+            layer: ``f_v`` is a linear adapter of that layer's patch tokens
+            (with or without the VLT, which then gives ``f_c`` only), while
+            ``clip_feature_layer`` still feeds the VLT, the pooled box
+            embeddings and UPT's global token. ``None`` (default): ``f_v``
+            comes from ``f_img`` as in the paper. An early layer keeps what
+            the masked visual attention sees local to the union box (late CLIP
+            tokens have attended to the whole image); see docs/results.md,
+            "Capability probes".
         image_size: side of the square CLIP input; images are resized to it
             without cropping so that normalised coordinates are shared by the
             image and the patch grid.
@@ -89,6 +98,7 @@ class ModelConfig:
 
     clip: str = "openai/clip-vit-base-patch16"
     clip_feature_layer: int = -1
+    visual_feature_layer: int | None = None
     image_size: int = 224
     qformer: str = "Salesforce/blip2-opt-2.7b"
     num_context_queries: int = 32

@@ -75,16 +75,19 @@ class ClipEncoders(nn.Module):
         image_processor: its image processor (for :func:`preprocess_images`).
         feature_layer: index into the vision ``hidden_states`` whose patch
             tokens are returned by :meth:`encode_images`.
+        visual_layer: optionally a second layer whose tokens :meth:`encode_images`
+            appends along the channels (``[B, L, 2C]``; ``model.visual_feature_layer``).
         frozen: freeze both towers (no gradients, eval mode, text cache on).
     """
 
     def __init__(self, clip: CLIPModel, tokenizer: Any, image_processor: Any, feature_layer: int = -1,
-                 frozen: bool = True) -> None:
+                 frozen: bool = True, visual_layer: int | None = None) -> None:
         super().__init__()
         self.clip = clip
         self.tokenizer = tokenizer
         self.image_processor = image_processor
         self.feature_layer = feature_layer
+        self.visual_layer = visual_layer
         self.frozen = frozen
         self._text_cache: dict[str, Tensor] = {}
         if frozen:
@@ -120,11 +123,15 @@ class ClipEncoders(nn.Module):
 
         Returns:
             ``[B, L, C]``, ``L = (S / patch)^2`` patch tokens in row-major
-            order (class token dropped). No gradient when frozen.
+            order (class token dropped); ``[B, L, 2C]`` with a ``visual_layer``
+            (its tokens after the feature layer's). No gradient when frozen.
         """
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
             out = self.clip.vision_model(pixel_values=pixel_values, output_hidden_states=True)
-            return out.hidden_states[self.feature_layer][:, 1:]
+            tokens = out.hidden_states[self.feature_layer][:, 1:]
+            if self.visual_layer is None:
+                return tokens
+            return torch.cat([tokens, out.hidden_states[self.visual_layer][:, 1:]], dim=-1)
 
     def embed_images(self, pixel_values: Tensor) -> Tensor:
         """Global projected image embeddings, L2-normalised: ``[N, D]``."""

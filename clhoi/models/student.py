@@ -80,8 +80,9 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
         self.vlt = vlt
         c, d, h = encoders.image_dim, encoders.text_dim, cfg.hidden_dim
         self.grid = encoders.grid(cfg.image_size)
-        if vlt is None:
-            self.visual_adapter = adapter(c, d)  # f_v straight from f_img when the VLT is off
+        if vlt is None or cfg.visual_feature_layer is not None:
+            # f_v straight from f_img when the VLT is off; from model.visual_feature_layer when set
+            self.visual_adapter = adapter(c, d)
         if cfg.box_embedding in ("auto", "detector"):
             self.embed_proj = nn.Linear(cfg.box_embed_dim, h)
         if cfg.box_embedding in ("auto", "pooled"):
@@ -147,6 +148,13 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
                 raise ValueError("CLHOI.forward needs pixel_values or image_features")
             image_features = self.encode_images(pixel_values)
         image_features = image_features.to(self.out_proj.weight.dtype)  # a float16 feature cache, say
+        visual_tokens = None
+        if self.config.visual_feature_layer is not None:
+            c = self.encoders.image_dim
+            if image_features.shape[-1] != 2 * c:
+                raise ValueError(f"image_features are {image_features.shape[-1]}-d; with model.visual_feature_layer "
+                                 f"set they hold two CLIP layers ({2 * c}-d): rebuild the feature cache")
+            image_features, visual_tokens = image_features[..., :c], image_features[..., c:]
         b = image_features.shape[0]
         if len(detections) != b:
             raise ValueError(f"{len(detections)} Detections for a batch of {b} images")
@@ -163,6 +171,8 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
                 attentions["vlt"] = vlt.attention
         else:
             f_v = self.visual_adapter(image_features)
+        if visual_tokens is not None:
+            f_v = self.visual_adapter(visual_tokens)
         layout = layout_pairs(detections, device)
         e = self._box_embeddings(detections, layout, image_features)
         icn = self.icn(e, layout.boxes, layout.box_mask, layout.pair_human, layout.pair_object,
@@ -469,7 +479,8 @@ def _assemble(cfg: ModelConfig, clip_source: str, qformer_source: str, weights: 
 
     clip_source, qformer_source = resolve_path(clip_source, name=True), resolve_path(qformer_source, name=True)
     clip, tokenizer, processor = load_clip(clip_source, weights=weights)
-    encoders = ClipEncoders(clip, tokenizer, processor, cfg.clip_feature_layer, frozen=cfg.freeze_clip)
+    encoders = ClipEncoders(clip, tokenizer, processor, cfg.clip_feature_layer, frozen=cfg.freeze_clip,
+                            visual_layer=cfg.visual_feature_layer)
     vlt = None
     if cfg.use_vlt:
         qformer, query_init = load_qformer(qformer_source, weights=weights)

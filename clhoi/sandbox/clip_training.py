@@ -11,6 +11,13 @@ positives of each other.
 Regenerate the shipped weights (about two minutes on 2 CPU cores)::
 
     python -m clhoi.sandbox.clip_training --out clhoi/sandbox/assets/clip
+
+With ``--probe-scenes N`` the CLIP also learns the capability probes' worlds
+(:mod:`clhoi.sandbox.probe_worlds`) from N scenes of each probe's own ``clip`` split
+(disjoint from every probe's train and test splits), so that its text tower knows their
+words ("surfboard", "stand on", "talk on"). The probes' CLIP is regenerated with::
+
+    python -m clhoi.sandbox.clip_training --probe-scenes 400 --steps 900 --out clhoi/sandbox/assets/clip_probes
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from transformers import CLIPModel
 from clhoi.labelset import hoi_prompt, object_prompt, verb_prompt
 from clhoi.sandbox.captions import OBJECT_WORDS, VERB_WORDS, describe
 from clhoi.sandbox.labels import HOI_KINDS
+from clhoi.sandbox.probe_worlds import PLACES, PROBE_CLASSES, PROBES, ProbeScene, ProbeWorldSpec, probe_split, render_probe_scene
 from clhoi.sandbox.scene import Scene, render_scene, sample_scene
 from clhoi.sandbox.tiny_clip import build_tokenizer, image_processor, save_clip, small_clip_config
 from clhoi.sandbox.world import scene_seed
@@ -84,6 +92,80 @@ def scene_pairs(scene: Scene, img: Image.Image, rng: random.Random) -> list[tupl
         if rng.random() < 0.4:
             pairs.append((_crop(img, t.box, rng, 0.08), object_prompt(t.category)))
     return pairs
+
+
+PROBE_CLIP_SEED = 0
+"""The probe world seed whose ``clip`` split trains the probes' CLIP (its train/test splits are not used)."""
+
+
+def _probe_words():
+    from clhoi.sandbox.probes import PROBE_OBJECT_WORDS, PROBE_VERB_WORDS  # probes imports this module's users
+
+    return PROBE_VERB_WORDS, PROBE_OBJECT_WORDS
+
+
+def probe_scene_pairs(scene: ProbeScene, img: Image.Image, rng: random.Random) -> list[tuple[Image.Image, str]]:
+    """(image or crop, text) training pairs from one probe scene.
+
+    The whole image with a teacher-style caption that names the place; for each pair an HOI
+    prompt (canonical, synonym or verb only) on the union crop (``geometry``, ``appearance``) or
+    on the whole image (``context``: the cue is outside the union box); the object with its
+    object prompt.
+    """
+    verb_words, object_words = _probe_words()
+    classes = PROBE_CLASSES[scene.probe]
+    inter = [(classes[k].verb, classes[k].object) for _, _, k in scene.interactions]
+    desc = describe(len(scene.people), inter, [t.category for t in scene.things], rng, miss_rate=0.15,
+                    synonym_rate=0.3, hallucination_rate=0.0, kinds=[(c.verb, c.object) for c in classes],
+                    verb_words=verb_words, object_words=object_words, places=PLACES[scene.scene])
+    pairs = [(img, desc.caption)]
+    for p, t, k in scene.interactions:
+        cls = classes[k]
+        if scene.probe == "context":
+            view = img
+        else:
+            view = _crop(img, _union(scene.people[p].figure.box(), scene.things[t].box), rng)
+        r = rng.random()
+        if r < 0.55:
+            text = hoi_prompt(cls.verb, cls.object)
+        elif r < 0.8:
+            text = hoi_prompt(rng.choice(verb_words[cls.verb])[0], rng.choice(object_words[cls.object]))
+        else:
+            text = verb_prompt(cls.verb)
+        pairs.append((view, text))
+    for t in scene.things:
+        if rng.random() < 0.4:
+            pairs.append((_crop(img, t.box, rng, 0.08), object_prompt(t.category)))
+    return pairs
+
+
+def probe_examples(num_per_probe: int, rng: random.Random) -> list[tuple[Image.Image, str]]:
+    """Training pairs from ``num_per_probe`` scenes of each probe's ``clip`` split."""
+    examples = []
+    for name in PROBES:
+        for scene in probe_split(ProbeWorldSpec(name, PROBE_CLIP_SEED), "clip", num_per_probe):
+            examples += probe_scene_pairs(scene, render_probe_scene(scene), rng)
+    return examples
+
+
+def probe_corpus(seed: int = 0, num: int = 300) -> list[str]:
+    """The probes' texts for the tokenizer: captions with places, HOI and verb prompts, synonyms."""
+    verb_words, object_words = _probe_words()
+    rng = random.Random(seed)
+    texts = []
+    for name in PROBES:
+        classes = PROBE_CLASSES[name]
+        kinds = [(c.verb, c.object) for c in classes]
+        for scene in probe_split(ProbeWorldSpec(name, PROBE_CLIP_SEED), "corpus", num):
+            inter = [kinds[k] for _, _, k in scene.interactions]
+            texts.append(describe(len(scene.people), inter, [t.category for t in scene.things], rng, kinds=kinds,
+                                  verb_words=verb_words, object_words=object_words,
+                                  places=PLACES[scene.scene]).caption)
+        for c in classes:
+            for lemma, _ in verb_words[c.verb]:
+                for o in object_words[c.object]:
+                    texts += [hoi_prompt(lemma, o), verb_prompt(lemma), object_prompt(o), hoi_prompt("no_interaction", o)]
+    return texts
 
 
 def corpus(num: int = 3000, seed: int = 0) -> list[str]:
@@ -156,12 +238,16 @@ def _multi_positive_loss(logits: Tensor, texts: list[str]) -> Tensor:
 
 
 def train_clip(out: str | Path, num_scenes: int = 1500, steps: int = 600, batch_size: int = 64, lr: float = 2e-3,
-               seed: int = 0, threads: int = 1, log_every: int = 50) -> ZeroShot:
-    """Train the sandbox CLIP from scratch and ``save_pretrained`` it into ``out``."""
+               seed: int = 0, threads: int = 1, log_every: int = 50, probe_scenes: int = 0) -> ZeroShot:
+    """Train the sandbox CLIP from scratch and ``save_pretrained`` it into ``out``.
+
+    ``probe_scenes``: scenes of each capability probe's ``clip`` split added to the data (0: none).
+    """
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     t0 = time.time()
-    tokenizer = build_tokenizer(corpus(seed=seed))
+    texts_for_tokenizer = corpus(seed=seed) + (probe_corpus(seed) if probe_scenes else [])
+    tokenizer = build_tokenizer(texts_for_tokenizer)
     config = small_clip_config(tokenizer)
     model = CLIPModel(config)
     processor = image_processor(config.vision_config.image_size)
@@ -170,6 +256,8 @@ def train_clip(out: str | Path, num_scenes: int = 1500, steps: int = 600, batch_
     for i in range(num_scenes):
         scene = sample_scene(scene_seed(seed, "clip", i))
         examples += scene_pairs(scene, render_scene(scene), rng)
+    if probe_scenes:
+        examples += probe_examples(probe_scenes, rng)
     pixels = torch.cat([processor(images=[im for im, _ in examples[i:i + 512]], return_tensors="pt")["pixel_values"]
                         for i in range(0, len(examples), 512)])
     texts = [t for _, t in examples]
@@ -200,7 +288,39 @@ def train_clip(out: str | Path, num_scenes: int = 1500, steps: int = 600, batch_
     zs = zero_shot(model, tokenizer, processor)
     print(f"zero-shot HOI accuracy {zs.accuracy:.3f} (chance {zs.chance:.3f}); among the object's classes "
           f"{zs.accuracy_known_object:.3f} (chance {zs.chance_known_object:.3f}); {time.time() - t0:.0f}s", flush=True)
+    if probe_scenes:
+        for name, acc in probe_zero_shot(model, tokenizer, processor).items():
+            print(f"probe {name}: zero-shot accuracy between the two classes of each object {acc:.3f} (chance 0.5)",
+                  flush=True)
     return zs
+
+
+@torch.no_grad()
+def probe_zero_shot(model: nn.Module, tokenizer, processor, num_scenes: int = 60) -> dict[str, float]:
+    """Per probe: share of held-out pairs (probe world seed 1's ``clip`` split) whose view (union crop;
+    whole image for ``context``) is closer to its class prompt than to the other class of its object."""
+    out = {}
+    rng = random.Random(1)
+    for name in PROBES:
+        classes = PROBE_CLASSES[name]
+        tok = tokenizer([hoi_prompt(c.verb, c.object) for c in classes], padding=True, return_tensors="pt")
+        txt = nn.functional.normalize(model.get_text_features(**tok).pooler_output, dim=-1)
+        views, labels = [], []
+        for scene in probe_split(ProbeWorldSpec(name, 1), "clip", num_scenes):
+            img = render_probe_scene(scene)
+            for p, t, k in scene.interactions:
+                views.append(img if name == "context" else
+                             _crop(img, _union(scene.people[p].figure.box(), scene.things[t].box), rng, 0.0))
+                labels.append(k)
+        pix = processor(images=views, return_tensors="pt")["pixel_values"]
+        emb = nn.functional.normalize(model.get_image_features(pixel_values=pix).pooler_output, dim=-1)
+        sim = emb @ txt.T
+        right = 0
+        for i, k in enumerate(labels):
+            other = [j for j, c in enumerate(classes) if c.object == classes[k].object and j != k][0]
+            right += int(sim[i, k] > sim[i, other])
+        out[name] = right / len(labels)
+    return out
 
 
 def main() -> None:
@@ -211,8 +331,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--probe-scenes", type=int, default=0,
+                    help="scenes of each capability probe's clip split to learn as well (0: none)")
     a = ap.parse_args()
-    train_clip(a.out, num_scenes=a.scenes, steps=a.steps, seed=a.seed, threads=a.threads, log_every=a.log_every)
+    train_clip(a.out, num_scenes=a.scenes, steps=a.steps, seed=a.seed, threads=a.threads, log_every=a.log_every,
+               probe_scenes=a.probe_scenes)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,7 @@ class ProbeSettings:
     rows: tuple[str, ...] = ()
     clip: str = ""
     clip_feature_layer: int = -1
+    visual_feature_layer: int | None = None
     context_margin: float = CONTEXT_MARGIN
     box_embeddings: str = "class"
     visual_guidance: str = "mask"
@@ -254,9 +255,13 @@ def run_probe(name: str, settings: ProbeSettings = ProbeSettings(), output_dir: 
     rows = [r for r in probe_rows() if not settings.rows or r[0] in settings.rows]
     space = probe_label_space(name)
     groups = confusable_groups(name)
-    clip: dict[str, Any] = {"clip": settings.clip} if settings.clip else {}
+    from clhoi.sandbox.tiny_clip import probe_clip_path
+
+    clip: dict[str, Any] = {"clip": settings.clip or str(probe_clip_path())}
     if settings.clip_feature_layer != -1:
         clip["clip_feature_layer"] = settings.clip_feature_layer
+    if settings.visual_feature_layer is not None:
+        clip["visual_feature_layer"] = settings.visual_feature_layer
     clip["visual_union_guidance"] = settings.visual_guidance
     embed_dim = sandbox_model_config(**clip).box_embed_dim if settings.box_embeddings == "class" else 0
     t_start = time.perf_counter()
@@ -281,22 +286,23 @@ def run_probe(name: str, settings: ProbeSettings = ProbeSettings(), output_dir: 
                              model=sandbox_model_config(**switches, **clip), loss=replace(LossConfig(), **weights),
                              feature_cache=features, name=f"probe-{name}")
             cfg = replace(cfg, data=replace(cfg.data, dataset="hicodet"))
-            full, acc, matched, acc_verb = _train_eval(cfg, gts, space, groups)
+            full, acc, matched, acc_hoi = _train_eval(cfg, gts, space, groups)
             per_seed[label].append({"full": full, "accuracy": acc, "matched": matched,
-                                    "accuracy_verb_prompts": acc_verb})
+                                    "accuracy_hoi_prompts": acc_hoi})
             echo(f"  [seed {seed}] {label}: Full {full:.2f}  confusable accuracy {100 * acc:.1f}% "
-                 f"(verb prompts {100 * acc_verb:.1f}%) ({time.perf_counter() - t1:.1f}s)")
+                 f"(verb + object prompts {100 * acc_hoi:.1f}%) ({time.perf_counter() - t1:.1f}s)")
     table = {}
     for label, runs in per_seed.items():
         fm, fs = _stats([r["full"] for r in runs])
         am, as_ = _stats([100 * r["accuracy"] for r in runs])
-        vm, vs = _stats([100 * r["accuracy_verb_prompts"] for r in runs])
+        vm, vs = _stats([100 * r["accuracy_hoi_prompts"] for r in runs])
         table[label] = {"full": [round(fm, 2), round(fs, 2)], "accuracy": [round(am, 1), round(as_, 1)],
-                        "accuracy_verb_prompts": [round(vm, 1), round(vs, 1)]}
+                        "accuracy_hoi_prompts": [round(vm, 1), round(vs, 1)]}
     result = {
         "probe": name, "seeds": list(settings.seeds), "chance_accuracy": 100.0 / len(groups[0]),
         "table": table, "per_seed": per_seed, "acceptance": acceptance(name, table),
-        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.__dict__.items()},
+        "settings": {**{k: list(v) if isinstance(v, tuple) else v for k, v in settings.__dict__.items()},
+                     "clip": clip["clip"]},
         "seconds": round(time.perf_counter() - t_start, 1), "classes": [c.__dict__ for c in PROBE_CLASSES[name]],
     }
     (out / "results.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -336,10 +342,10 @@ def format_probe_table(result: dict[str, Any]) -> str:
     width = max(len(k) for k in table)
     lines = [f"probe {result['probe']} ({len(result['seeds'])} seeds; confusable accuracy chance "
              f"{result['chance_accuracy']:.0f}%)",
-             f"{'row':<{width}}  {'Full mAP':>14}  {'confusable acc %':>16}  {'(verb prompts)':>14}",
-             "-" * (width + 50)]
+             f"{'row':<{width}}  {'Full mAP':>14}  {'confusable acc %':>16}  {'(verb + object)':>15}",
+             "-" * (width + 51)]
     for k, v in table.items():
-        vp = v.get("accuracy_verb_prompts", [float("nan")] * 2)
+        vp = v.get("accuracy_hoi_prompts", [float("nan")] * 2)
         lines.append(f"{k:<{width}}  {v['full'][0]:6.2f} ± {v['full'][1]:5.2f}  {v['accuracy'][0]:8.1f} ± "
                      f"{v['accuracy'][1]:4.1f}  {vp[0]:6.1f} ± {vp[1]:4.1f}")
     for key, check in result["acceptance"].items():
@@ -385,28 +391,32 @@ def _build_features(cfg) -> None:
         build_cache(cfg, split, union_crops=(split == "train"))
 
 
-def _train_eval(cfg, gts, space, groups) -> tuple[float, float, int]:
+def _train_eval(cfg, gts, space, groups) -> tuple[float, float, int, float]:
+    """Train one row, then score the test split with the model's own class texts (Eq. 17 in the
+    configured ``model.text_space``, as ``clhoi eval`` does) and, as a diagnostic, with the
+    verb + object prompts (``model.prompt_template``) whatever the text space."""
     from clhoi.engine.checkpoint import load_model
     from clhoi.engine.evaluate import eval_loader, evaluate
     from clhoi.engine.train import train
     from clhoi.eval.hicodet import evaluate_hicodet
-    from clhoi.labelset import LabelSet, hoi_prompt, verb_prompt
+    from clhoi.labelset import LabelSet, hoi_prompt
     from clhoi.postprocess import PostProcess
 
     ckpt = train(cfg, progress=False)
     model, cfg = load_model(ckpt, "cpu")
-    texts = tuple(hoi_prompt(space.verbs[v], space.objects[o], cfg.model.prompt_template) for v, o in space.hoi)
-    label_set = LabelSet(space.name, texts, tuple(space.hoi_name(c) for c in range(space.num_classes)),
-                         tuple(space.hoi_coco_object(c) for c in range(space.num_classes)), (True,) * len(texts))
+
+    def label_set(template: str) -> LabelSet:
+        texts = tuple(hoi_prompt(space.verbs[v], space.objects[o], template) for v, o in space.hoi)
+        return LabelSet(space.name, texts, tuple(space.hoi_name(c) for c in range(space.num_classes)),
+                        tuple(space.hoi_coco_object(c) for c in range(space.num_classes)), (True,) * len(texts))
+
     loader = eval_loader(cfg, model, [a.file_name for a in gts], True, None)
-    preds = evaluate(model, loader, PostProcess(score_lambda=cfg.model.score_lambda), label_set, "cpu")
+    post = PostProcess(score_lambda=cfg.model.score_lambda)
+    preds = evaluate(model, loader, post, label_set(cfg.model.class_template), "cpu")
     result = evaluate_hicodet(preds, gts, space=space)
     acc, matched, _ = confusable_accuracy(preds, gts, groups)
-    # the same pairs scored against the verb prompts the interaction losses train on ("a photo of a
-    # person riding"): separates what the interaction features know from what the CLIP text tower
-    # makes of the object words in the class prompts
-    verb_texts = tuple(verb_prompt(space.verbs[v], cfg.model.verb_template) for v, _ in space.hoi)
-    verb_set = replace(label_set, texts=verb_texts)
-    verb_preds = evaluate(model, loader, PostProcess(score_lambda=cfg.model.score_lambda), verb_set, "cpu")
-    acc_verb, _, _ = confusable_accuracy(verb_preds, gts, groups)
-    return 100 * result.default.full, acc, matched, acc_verb
+    # the same pairs scored against "a photo of a person riding a surfboard": what the CLIP text
+    # tower makes of the object words on top of what the interaction features know
+    hoi_preds = evaluate(model, loader, post, label_set(cfg.model.prompt_template), "cpu")
+    acc_hoi, _, _ = confusable_accuracy(hoi_preds, gts, groups)
+    return 100 * result.default.full, acc, matched, acc_hoi

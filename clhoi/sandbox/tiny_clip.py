@@ -84,6 +84,20 @@ def shipped_clip_path() -> Path:
     return ASSET_DIR
 
 
+PROBE_CLIP_DIR = Path(__file__).parent / "assets" / "clip_probes"
+"""The sandbox CLIP trained on the demo world and the capability probes' worlds (their words too)."""
+
+
+def probe_clip_path() -> Path:
+    """The shipped probes' CLIP directory; raises with the regeneration command when absent."""
+    if not (PROBE_CLIP_DIR / "config.json").is_file():
+        raise FileNotFoundError(
+            f"the probes' sandbox CLIP is missing from {PROBE_CLIP_DIR}; regenerate it with `python -m "
+            "clhoi.sandbox.clip_training --probe-scenes 400 --steps 900 --out clhoi/sandbox/assets/clip_probes`"
+        )
+    return PROBE_CLIP_DIR
+
+
 QFORMER_DIR = Path(__file__).parent / "assets" / "qformer"
 """Where the shipped sandbox Q-Former (random init, small config) lives."""
 

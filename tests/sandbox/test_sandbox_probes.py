@@ -18,6 +18,7 @@ from clhoi.sandbox.probe_worlds import (
     sample_probe_scene,
 )
 from clhoi.sandbox.probes import ProbeTeacher, class_embeddings, confusable_accuracy, _ground_truth
+from clhoi.sandbox.tiny_clip import probe_clip_path
 from clhoi.structures import Predictions
 from clhoi.vocab import hicodet
 
@@ -138,14 +139,44 @@ def test_confusable_accuracy_counts_the_group_top1_on_matched_pairs():
     assert matched == 0 and total == n
 
 
+def test_probe_clip_knows_the_probe_words_and_the_demo_clip_does_not():
+    from clhoi.models.encoders import load_clip
+    from clhoi.sandbox.tiny_clip import shipped_clip_path
+
+    words = ("surfboard", "snowboard", "wave", "sand", "snow", "standing")
+    _, probe_tok, _ = load_clip(str(probe_clip_path()))
+    _, demo_tok, _ = load_clip(str(shipped_clip_path()))
+    assert all(f"{w}</w>" in probe_tok.get_vocab() for w in words)
+    assert not any(f"{w}</w>" in demo_tok.get_vocab() for w in ("surfboard", "snowboard"))
+
+
+def test_probe_clip_pairs_show_the_context_cue_on_the_whole_image():
+    import random
+
+    from clhoi.sandbox.clip_training import probe_scene_pairs
+    from clhoi.sandbox.probe_worlds import PLACES, ProbeWorldSpec, probe_split, render_probe_scene
+
+    for name in ("context", "appearance"):
+        scene = probe_split(ProbeWorldSpec(name, 0), "clip", 1)[0]
+        img = render_probe_scene(scene)
+        pairs = probe_scene_pairs(scene, img, random.Random(0))
+        assert pairs[0][0] is img and any(place in pairs[0][1] for place in PLACES[scene.scene])  # caption names it
+        hoi = pairs[1:1 + len(scene.interactions)]
+        # context: the scene is outside the union box, so the HOI text goes with the whole image
+        assert all((view is img) == (name == "context") for view, _ in hoi)
+
+
 def test_probe_cli_smoke(tmp_path):
     out = tmp_path / "probe"
     res = CliRunner().invoke(app, ["probe", "appearance", "--output", str(out), "--cache-dir", str(tmp_path / "c"),
                                    "--seeds", "1", "--train-images", "12", "--test-images", "6", "--epochs", "1",
-                                   "--max-steps", "1", "--row", "+ spatial + visual", "--row", "+ spatial"])
+                                   "--max-steps", "1", "--row", "+ spatial + visual", "--row", "+ spatial",
+                                   "--visual-layer", "0"])
     assert res.exit_code == 0, res.output
     data = json.loads((out / "results.json").read_text())
     assert list(data["table"]) == ["+ spatial", "+ spatial + visual"]
+    assert data["settings"]["clip"] == str(probe_clip_path()) and data["settings"]["visual_feature_layer"] == 0
+    assert set(data["table"]["+ spatial"]) == {"full", "accuracy", "accuracy_hoi_prompts"}
     assert data["acceptance"]["link_helps"]["rows"] == ["+ spatial + visual", "+ spatial"]
     for row in data["table"].values():
         assert 0 <= row["full"][0] <= 100 and 0 <= row["accuracy"][0] <= 100
