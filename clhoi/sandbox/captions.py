@@ -35,6 +35,7 @@ VERB_WORDS: dict[str, list[tuple[str, str]]] = {
     "drink_with": [("drink with", "drinking from"), ("sip from", "sipping from")],
     "stand_under": [("stand under", "standing under"), ("hold", "holding")],
     "catch": [("catch", "catching"), ("hold", "holding")],
+    "stand_on": [("stand on", "standing on")],
 }
 
 OBJECT_WORDS: dict[str, list[str]] = {
@@ -49,6 +50,8 @@ OBJECT_WORDS: dict[str, list[str]] = {
     "umbrella": ["umbrella"],
     "skateboard": ["skateboard"],
     "frisbee": ["frisbee", "flying disc"],
+    "surfboard": ["surfboard", "board"],
+    "snowboard": ["snowboard", "board"],
 }
 
 _ONE = ("A person", "A man", "A woman", "Someone", "A kid")

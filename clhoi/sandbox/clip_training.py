@@ -3,8 +3,10 @@
 The ``clip`` split is never used by the demo's train or test split. Pairs are
 (whole image, teacher-style caption), (union box of a person and the object
 they interact with, an HOI prompt such as "a photo of a person riding a
-bicycle", sometimes with synonyms), (an idle person beside an object, "a photo
-of a person and a bicycle") and (an object, "a photo of a bicycle"). The loss
+bicycle", sometimes with synonyms; for a surfboard or snowboard, whose verb the
+place outside the pair decides, the whole image), (an idle person beside an
+object, "a photo of a person and a bicycle") and (an object, "a photo of a
+bicycle"). Captions of board images name their place, as the teacher's do. The loss
 is CLIP's symmetric InfoNCE, with identical texts in a batch counted as
 positives of each other.
 
@@ -58,18 +60,25 @@ def _crop(img: Image.Image, box: tuple, rng: random.Random, jitter: float = 0.04
     return img.crop((x1, y1, min(max(int(round(box[2])), x1 + m), W), min(max(int(round(box[3])), y1 + m), H)))
 
 
+def _places(scene: Scene) -> tuple[str, ...] | None:
+    """What a caption of ``scene`` may say of where it is: the place of a board image, else the defaults."""
+    return PLACES[scene.place] if scene.place else None
+
+
 def scene_pairs(scene: Scene, img: Image.Image, rng: random.Random) -> list[tuple[Image.Image, str]]:
     """(image or crop, text) training pairs from one scene."""
     pairs = []
     inter = [(HOI_KINDS[k].verb, HOI_KINDS[k].object) for _, _, k in scene.interactions]
     desc = describe(len(scene.people), inter, [t.category for t in scene.things], rng, miss_rate=0.15,
-                    synonym_rate=0.3, hallucination_rate=0.0)
+                    synonym_rate=0.3, hallucination_rate=0.0, places=_places(scene))
     pairs.append((img, desc.caption))
     busy = set()
     for p, t, k in scene.interactions:
         busy.add(p)
         kind = HOI_KINDS[k]
-        crop = _crop(img, _union(scene.people[p].box, scene.things[t].box), rng)
+        # a board's verb is in the place outside the pair: its prompt goes with the whole image (as in the
+        # probes' CLIP); every other prompt with the union crop
+        crop = img if kind.place else _crop(img, _union(scene.people[p].box, scene.things[t].box), rng)
         r = rng.random()
         if r < 0.55:
             text = hoi_prompt(kind.verb, kind.object)
@@ -175,7 +184,8 @@ def corpus(num: int = 3000, seed: int = 0) -> list[str]:
     for i in range(num):
         scene = sample_scene(scene_seed(seed, "corpus", i))
         inter = [(HOI_KINDS[k].verb, HOI_KINDS[k].object) for _, _, k in scene.interactions]
-        texts.append(describe(len(scene.people), inter, [t.category for t in scene.things], rng).caption)
+        texts.append(describe(len(scene.people), inter, [t.category for t in scene.things], rng,
+                              places=_places(scene)).caption)
     for forms in VERB_WORDS.values():
         for lemma, _ in forms:
             for objs in OBJECT_WORDS.values():

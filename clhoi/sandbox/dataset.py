@@ -2,7 +2,7 @@
 
 Its splits are written in the HICO-DET layout with HICO-DET class ids
 (:mod:`clhoi.sandbox.world`); it is scored by the HICO-DET protocol in its own
-24-class label space (:func:`clhoi.sandbox.labels.sandbox_label_space`), as
+28-class label space (:func:`clhoi.sandbox.labels.sandbox_label_space`), as
 ``clhoi demo`` scores it. clhoi's ``pyproject.toml`` registers :data:`SANDBOX`
 under the ``clhoi.datasets`` entry point, so the engine and ``clhoi evaluate``
 find it by name without importing this package.
@@ -69,6 +69,6 @@ def _label_set(prompt_template: str, verb_template: str):
 
 SANDBOX = DatasetSpec(
     "sandbox", "hicodet", _read, sandbox_label_space, _label_set, to_scored_classes=to_sandbox_ids,
-    description="the offline synthetic world (clhoi demo): HICO-DET layout, scored in its 24-class space",
+    description="the offline synthetic world (clhoi demo): HICO-DET layout, scored in its 28-class space",
 )
 """The sandbox's :class:`~clhoi.data.registry.DatasetSpec` (entry point ``clhoi.datasets: sandbox``)."""

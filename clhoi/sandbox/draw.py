@@ -1,8 +1,12 @@
-"""Drawing the sandbox world with PIL: stick figures, eleven kinds of object, backgrounds.
+"""Drawing the sandbox world with PIL: stick figures, thirteen kinds of object, backgrounds.
 
 Objects are drawn to fill a given box (``[x1, y1, x2, y2]`` pixels), so the
 annotation box is exactly the drawn extent. Colours vary per instance and
-carry no information about the interaction.
+carry no information about the interaction. Books, cell phones and the two
+boards are painted by the capability probes' drawing code
+(``clhoi.sandbox.probe_worlds``: open / closed books, lit / dark phone screens),
+called from :func:`clhoi.sandbox.scene.render_scene`; their sizes here are the
+appearance and context probes' sizes.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ OBJECT_SIZE: dict[str, tuple[float, float]] = {
     "chair": (0.3, 0.5),
     "sports_ball": (0.11, 0.11),
     "kite": (0.2, 0.26),
-    "book": (0.15, 0.18),
-    "cell_phone": (0.06, 0.11),
+    "book": (0.3, 0.34),
+    "cell_phone": (0.15, 0.25),
     "cup": (0.09, 0.11),
     "umbrella": (0.6, 0.5),
     "umbrella_closed": (0.08, 0.42),
     "skateboard": (0.42, 0.08),
     "frisbee": (0.2, 0.06),
+    "surfboard": (0.62, 0.07),
+    "snowboard": (0.5, 0.07),
 }
 """``(width, height)`` of each object, in units of a person's height."""
 
@@ -92,6 +98,7 @@ def object_color(rng: random.Random, category: str) -> Color:
         "cup": rng.choice([(240, 240, 240), (200, 60, 60), (60, 120, 200)]), "umbrella": rng.choice(_CLOTHES),
         "skateboard": rng.choice([(180, 120, 60), (40, 40, 40), (200, 50, 50)]),
         "frisbee": rng.choice([(250, 120, 20), (250, 220, 30), (60, 200, 220)]),
+        "surfboard": (230, 120, 40), "snowboard": (230, 120, 40),  # the context probe's board colour
     }[category]
     return jitter_color(rng, base, 20)
 

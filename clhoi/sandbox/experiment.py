@@ -38,7 +38,7 @@ def sandbox_model_config(**overrides: Any) -> ModelConfig:
 
 
 def sandbox_label_set(template: str = "a photo of a person {verb} {object}") -> LabelSet:
-    """The 24 sandbox classes as a :class:`LabelSet` (each valid only for its object)."""
+    """The 28 sandbox classes as a :class:`LabelSet` (each valid only for its object)."""
     space = sandbox_label_space()
     texts = tuple(hoi_prompt(k.verb, k.object, template) for k in HOI_KINDS)
     names = tuple(space.hoi_name(c) for c in range(space.num_classes))

@@ -1,15 +1,28 @@
-"""The sandbox's label space: 14 verbs, 11 objects, 24 HOI classes, 5 of them rare.
+"""The sandbox's label space: 15 verbs, 13 objects, 28 HOI classes, 5 of them rare.
 
 Every sandbox verb is a HICO-DET verb, every object a COCO category and every
 HOI class a HICO-DET class, so the world's annotation files are genuine
 HICO-DET files (verb ids and COCO ids of the official lists) that the HICO-DET
 reader reads unchanged. The sandbox then scores and evaluates in its own
-24-class space: :func:`sandbox_label_space` is the ``HOILabelSpace`` the
+28-class space: :func:`sandbox_label_space` is the ``HOILabelSpace`` the
 evaluators and the post-processor take, and :func:`hicodet_to_sandbox` maps the
 reader's 600-class indices onto it.
 
-"Rare" is by design: those classes are drawn with a small weight, so that the
-default world has fewer than 10 training instances of each (the HICO-DET rule).
+"Rare" is by design: those classes are drawn with a small weight (< 0.2), so that
+the default world has fewer than 10 training instances of each (the HICO-DET rule);
+every other class has at least 10 (``tests/sandbox/test_sandbox_world.py`` checks both
+on the default world).
+
+Three cue types decide the verbs (world version 4):
+
+* geometry (pose and placement): most classes, as before;
+* appearance: ``read`` / ``hold`` book and ``talk_on`` / ``hold`` cell phone share one
+  pose per object (``read``: the book held up before the chest; ``hold``: the phone in
+  the hand in front of the body, as in the appearance probe) and differ only by the
+  object's ``state`` (an open or a closed book; a lit call screen or a dark one);
+* context: ``ride`` / ``stand_on`` surfboard and snowboard share one pose (standing on
+  the board) and one geometry, and differ only by the ``place`` the image shows
+  outside the pair (water / sand, snow / grass; as in the context probe).
 """
 
 from __future__ import annotations
@@ -29,12 +42,18 @@ class HOIKind:
         object: COCO category name with underscores (``"sports_ball"``).
         pose: the person's pose that shows it (see ``clhoi.sandbox.draw``).
         weight: relative sampling frequency of this interaction.
+        state: the look of the object that shows it (appearance cue: ``open`` / ``closed``
+            book, ``lit`` / ``dark`` phone), or ``""``.
+        place: the scene the whole image shows (context cue: ``water``, ``sand``,
+            ``snow``, ``grass``; a key of ``clhoi.sandbox.probe_worlds.PLACES``), or ``""``.
     """
 
     verb: str
     object: str
     pose: str
     weight: float
+    state: str = ""
+    place: str = ""
 
     @property
     def rare(self) -> bool:
@@ -54,10 +73,10 @@ HOI_KINDS: tuple[HOIKind, ...] = (
     HOIKind("hold", "sports_ball", "hold", 0.7),
     HOIKind("fly", "kite", "fly", 1.0),
     HOIKind("hold", "kite", "hold_low", 0.08),
-    HOIKind("read", "book", "read", 1.0),
-    HOIKind("hold", "book", "hold_low", 0.7),
-    HOIKind("talk_on", "cell_phone", "phone", 1.0),
-    HOIKind("hold", "cell_phone", "hold", 0.7),
+    HOIKind("read", "book", "read", 1.0, state="open"),
+    HOIKind("hold", "book", "read", 0.7, state="closed"),
+    HOIKind("talk_on", "cell_phone", "hold", 1.0, state="lit"),
+    HOIKind("hold", "cell_phone", "hold", 0.7, state="dark"),
     HOIKind("drink_with", "cup", "drink", 1.0),
     HOIKind("hold", "cup", "hold", 0.7),
     HOIKind("stand_under", "umbrella", "umbrella", 1.0),
@@ -67,7 +86,14 @@ HOI_KINDS: tuple[HOIKind, ...] = (
     HOIKind("throw", "frisbee", "throw", 0.8),
     HOIKind("catch", "frisbee", "catch", 0.08),
     HOIKind("hold", "frisbee", "hold", 0.08),
+    HOIKind("ride", "surfboard", "skate", 0.6, place="water"),
+    HOIKind("stand_on", "surfboard", "skate", 0.5, place="sand"),
+    HOIKind("ride", "snowboard", "skate", 0.6, place="snow"),
+    HOIKind("stand_on", "snowboard", "skate", 0.5, place="grass"),
 )
+
+BOARDS: frozenset[str] = frozenset(k.object for k in HOI_KINDS if k.place)
+"""Objects whose verb the scene decides; an image shows at most one such place."""
 
 SANDBOX_VERBS: tuple[str, ...] = tuple(dict.fromkeys(k.verb for k in HOI_KINDS))
 SANDBOX_OBJECTS: tuple[str, ...] = tuple(dict.fromkeys(k.object for k in HOI_KINDS))
@@ -75,7 +101,7 @@ SANDBOX_OBJECTS: tuple[str, ...] = tuple(dict.fromkeys(k.object for k in HOI_KIN
 
 @lru_cache(maxsize=None)
 def sandbox_label_space() -> HOILabelSpace:
-    """The sandbox's HOI label space (24 classes; ``rare`` = drawn with a small weight)."""
+    """The sandbox's HOI label space (28 classes; ``rare`` = drawn with a small weight)."""
     return HOILabelSpace(
         name="sandbox",
         verbs=SANDBOX_VERBS,

@@ -5,6 +5,19 @@ interactions shown by pose and object placement, distractor objects nobody
 touches, and "twin" scenes where two people stand by two objects of the same
 kind); :func:`render_scene` paints it. Boxes are ``[x1, y1, x2, y2]`` float
 pixels of the rendered image.
+
+Two classes of cue besides pose and geometry (world version 4):
+
+* appearance: a book or a cell phone has a ``state`` (``open`` / ``closed``, ``lit`` /
+  ``dark``) that the interaction decides (distractors get a random one); the pose and
+  the placement are the same for both verbs of the object;
+* context: an image with a surfboard or a snowboard shows one ``place`` (water, sand,
+  snow or grass, painted by the context probe's background code) that decides the verb
+  of every board in it; all boards of the image are of one class (the first board
+  interaction drawn; a twin of a board person rides or stands on a board too), no
+  board is a distractor, and the area around each board pair (its union box plus
+  :data:`clhoi.sandbox.probe_worlds.CONTEXT_MARGIN` pixels) is painted the context
+  probe's neutral grey, so the place is seen only outside the pair.
 """
 
 from __future__ import annotations
@@ -15,13 +28,18 @@ from dataclasses import dataclass, field
 from PIL import Image, ImageDraw
 
 from clhoi.sandbox.draw import OBJECT_SIZE, Box, Color, draw_background, draw_object, draw_person, object_color, person_colors
-from clhoi.sandbox.labels import HOI_KINDS, SANDBOX_OBJECTS
+from clhoi.sandbox.labels import BOARDS, HOI_KINDS, SANDBOX_OBJECTS
 from clhoi.sandbox.poses import IDLE_POSES, Figure, hip_to_feet, person_joints
+from clhoi.sandbox.probe_worlds import CONTEXT_MARGIN, NEUTRAL, ProbeThing
+from clhoi.sandbox.probe_worlds import _draw_context_background as draw_place_background
+from clhoi.sandbox.probe_worlds import _draw_thing as draw_probe_thing
 
 IMAGE_SIZE = (256, 192)
 """``(width, height)`` of every sandbox image."""
 
-_BEHIND = {"bicycle", "horse", "chair", "skateboard"}  # drawn before the person
+_BEHIND = {"bicycle", "horse", "chair", "skateboard", "surfboard", "snowboard"}  # drawn before the person
+_PROBE_DRAWN = {"book", "cell_phone", "surfboard", "snowboard"}  # painted by the probes' code
+_STATES = {"book": ("open", "closed"), "cell_phone": ("lit", "dark")}
 
 
 @dataclass
@@ -44,6 +62,7 @@ class Thing:
     color: Color
     facing: int = 1
     closed: bool = False
+    state: str = ""
 
 
 @dataclass
@@ -57,6 +76,7 @@ class Scene:
         lines: strings and reins drawn between a hand and an object.
         seed: the seed the scene was drawn from.
         twin: whether this is a scene with two objects of the same kind by two people.
+        place: the scene a board image shows (``water``, ``sand``, ``snow``, ``grass``), else ``""``.
     """
 
     people: list[Person]
@@ -67,6 +87,7 @@ class Scene:
     twin: bool = False
     size: tuple[int, int] = IMAGE_SIZE
     background_seed: int = 0
+    place: str = ""
 
 
 def _size(category: str, h: float, closed: bool = False) -> tuple[float, float]:
@@ -127,8 +148,8 @@ def _place_interaction(kind_idx: int, x: float, ground: float, h: float, facing:
         cy = max(oh / 2 + 2, hy - rng.uniform(0.45, 0.8) * h)
         box = _centered(cx, cy, ow, oh)
         lines.append(((hx, hy), (cx, box[3] - 0.2 * oh)))
-    elif pose == "read":
-        box = _centered(hx + facing * 0.02 * h, hy - 0.03 * h, ow, oh)
+    elif pose == "read":  # the appearance probe's book placement: open or closed, the same box
+        box = _centered(hx + facing * 0.3 * ow, hy, ow, oh)
     elif pose in ("phone", "drink"):
         box = _centered(hx + facing * 0.025 * h, hy - 0.01 * h, ow, oh)
     elif pose == "umbrella":
@@ -140,6 +161,8 @@ def _place_interaction(kind_idx: int, x: float, ground: float, h: float, facing:
             box = (hx - ow / 2, hy - 0.08 * h, hx + ow / 2, hy - 0.08 * h + oh)
         else:
             box = _centered(hx + facing * (ow / 2 + 0.01 * h), hy + 0.35 * oh, ow, oh)
+    elif pose == "hold" and cat == "cell_phone":  # the appearance probe's phone placement: lit or dark
+        box = _centered(hx + facing * 0.4 * ow, hy, ow, oh)
     elif pose == "hold":
         box = _centered(hx + facing * (ow / 2 + 0.01 * h), hy, ow, oh)
     else:
@@ -155,6 +178,10 @@ def clip_box(box: Box, size: tuple[int, int]) -> Box:
     """``box`` clipped to an image of ``size`` ``(width, height)``."""
     w, h = size
     return (max(0.0, box[0]), max(0.0, box[1]), min(float(w), box[2]), min(float(h), box[3]))
+
+
+_DISTRACTORS = tuple(o for o in SANDBOX_OBJECTS if o not in BOARDS)
+"""Objects drawn as distractors (no board: its verb would need a place)."""
 
 
 def _weights() -> list[float]:
@@ -203,6 +230,12 @@ def _sample(seed: int, twin_prob: float, idle_prob: float) -> Scene:
     else:
         kinds = [None if rng.random() < idle_prob else rng.choices(range(len(HOI_KINDS)), weights=_weights())[0]
                  for _ in range(n_people)]
+    # one place per image: every board interaction takes the first one's class
+    board = next((k for k in kinds if k is not None and HOI_KINDS[k].object in BOARDS), None)
+    if board is not None:
+        kinds = [board if k is not None and HOI_KINDS[k].object in BOARDS else k for k in kinds]
+        if twin and kinds[0] == board:
+            kinds[1] = board  # an idle twin would stand by a board whose verb the place decides
     order = list(range(n_people))
     rng.shuffle(order)
     h0 = rng.uniform(0.38, 0.46) * H * (0.9 if n_people == 3 else 1.0)
@@ -226,12 +259,13 @@ def _sample(seed: int, twin_prob: float, idle_prob: float) -> Scene:
                 near = bx[2] + 0.04 * h if facing > 0 else bx[0] - 0.04 * h - ow
                 box = (near, ground - oh, near + ow, ground) if cat in _BEHIND or cat == "horse" else \
                     (near, ground - oh, near + ow, ground)
-                things.append(Thing(cat, box, object_color(rng, cat), facing))
+                things.append(Thing(cat, box, object_color(rng, cat), facing,
+                                    state=rng.choice(_STATES[cat]) if cat in _STATES else ""))
             continue
         fig, box, closed, extra = _place_interaction(k, x, ground, h, facing, rng)
         cat = HOI_KINDS[k].object
         people.append(Person(fig, person_colors(rng), HOI_KINDS[k].pose))
-        things.append(Thing(cat, box, object_color(rng, cat), facing, closed))
+        things.append(Thing(cat, box, object_color(rng, cat), facing, closed, HOI_KINDS[k].state))
         inter.append((len(people) - 1, len(things) - 1, k))
         lines.extend(extra)
     # distractors: objects nobody interacts with, away from everyone's reach
@@ -242,7 +276,7 @@ def _sample(seed: int, twin_prob: float, idle_prob: float) -> Scene:
     for _ in range(n_extra):
         if len(things) >= 4:
             break
-        cat = rng.choice(SANDBOX_OBJECTS)
+        cat = rng.choice(_DISTRACTORS)
         h = h0 * rng.uniform(0.85, 1.0)
         ow, oh = _size(cat, h)
         for _try in range(25):
@@ -254,14 +288,17 @@ def _sample(seed: int, twin_prob: float, idle_prob: float) -> Scene:
                 box = (cx - ow / 2, bottom - oh, cx + ow / 2, bottom)
             if not any(_overlaps(box, t, margin=0.12 * h) for t in taken):
                 things.append(Thing(cat, box, object_color(rng, cat), rng.choice([1, -1]),
-                                    closed=(cat == "umbrella")))
+                                    closed=(cat == "umbrella"),
+                                    state=rng.choice(_STATES[cat]) if cat in _STATES else ""))
                 taken.append(box)
                 break
     if not things:  # no room for a distractor: a small ball in a corner
         cat = "sports_ball"
         ow, oh = _size(cat, h0)
         things.append(Thing(cat, (2.0, ground - oh, 2.0 + ow, ground), object_color(rng, cat)))
-    return Scene(people, things, inter, lines, seed=seed, twin=twin, background_seed=rng.randrange(2**31))
+    place = HOI_KINDS[board].place if board is not None else ""
+    return Scene(people, things, inter, lines, seed=seed, twin=twin, background_seed=rng.randrange(2**31),
+                 place=place)
 
 
 def render_scene(scene: Scene) -> Image.Image:
@@ -269,12 +306,22 @@ def render_scene(scene: Scene) -> Image.Image:
     rng = random.Random(scene.background_seed)
     ground = max(t.box[3] for t in scene.things) if scene.things else scene.size[1] * 0.9
     ground = min(ground, max(p.figure.box()[3] for p in scene.people) if scene.people else ground)
-    img = draw_background(rng, scene.size, ground - 2)
-    d = ImageDraw.Draw(img)
+    if scene.place:  # the context probe's scene, neutral grey around each board pair
+        img = draw_place_background(rng, scene.place, scene.size, ground - 2)
+        d = ImageDraw.Draw(img)
+        m = CONTEXT_MARGIN
+        for p, t, _k in scene.interactions:
+            if scene.things[t].category in BOARDS:
+                a, b = scene.people[p].box, scene.things[t].box
+                d.rectangle([min(a[0], b[0]) - m, min(a[1], b[1]) - m, max(a[2], b[2]) + m, max(a[3], b[3]) + m],
+                            fill=NEUTRAL)
+    else:
+        img = draw_background(rng, scene.size, ground - 2)
+        d = ImageDraw.Draw(img)
     front = []
     for t in scene.things:
         if t.category in _BEHIND:
-            draw_object(d, t.category, t.box, t.color, t.facing, t.closed)
+            _draw(d, t)
         else:
             front.append(t)
     for p in scene.people:
@@ -282,5 +329,12 @@ def render_scene(scene: Scene) -> Image.Image:
     for a, b in scene.lines:
         d.line([a, b], fill=(40, 40, 40), width=1)
     for t in front:
-        draw_object(d, t.category, t.box, t.color, t.facing, t.closed)
+        _draw(d, t)
     return img
+
+
+def _draw(d: ImageDraw.ImageDraw, t: Thing) -> None:
+    if t.category in _PROBE_DRAWN:
+        draw_probe_thing(d, ProbeThing(t.category, t.box, t.color, t.facing, t.state))
+    else:
+        draw_object(d, t.category, t.box, t.color, t.facing, t.closed)

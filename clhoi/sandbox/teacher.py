@@ -1,7 +1,9 @@
 """The simulated teacher: a :class:`clhoi.teacher.client.VlmClient` that "looks" at the scene graph.
 
 It captions an image from its ground-truth scene graph with the failure modes
-of :mod:`clhoi.sandbox.captions` and answers prompt 2 with the triplet list of
+of :mod:`clhoi.sandbox.captions` (naming the place of an image with a board, as
+the capability probes' teacher does: "A man is riding a surfboard on a wave.")
+and answers prompt 2 with the triplet list of
 the interactions its caption names. Its answers go through the real pipeline
 (:func:`clhoi.teacher.run.label`: parsing, normalisation, negatives, the
 append-only store), exactly as a real teacher's do.
@@ -17,6 +19,7 @@ from typing import Any, Callable
 
 from clhoi.sandbox.captions import describe
 from clhoi.sandbox.labels import HOI_KINDS, hicodet_verb_id
+from clhoi.sandbox.probe_worlds import PLACES
 from clhoi.vocab import COCO_CLASSES, COCO_ID_TO_INDEX, PERSON
 
 
@@ -65,10 +68,12 @@ class SandboxTeacher:
         """The :class:`~clhoi.sandbox.captions.Description` of image ``key``."""
         if key not in self._records:
             raise KeyError(f"the sandbox teacher knows no image {key!r}")
-        n, inter, objects = scene_facts(self._records[key])
+        record = self._records[key]
+        n, inter, objects = scene_facts(record)
         rng = random.Random(f"teacher/{self.seed}/{key}")
+        place = record.get("scene")  # a board image: the caption says where, as the probes' teacher does
         return describe(n, inter, objects, rng, self.noise.miss_rate, self.noise.synonym_rate,
-                        self.noise.hallucination_rate)
+                        self.noise.hallucination_rate, places=PLACES[place] if place else None)
 
     def caption(self, images: Sequence[Any], prompt: str) -> list[str | Exception]:
         out: list[str | Exception] = []

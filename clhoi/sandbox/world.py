@@ -13,7 +13,13 @@ Layout of a world directory::
 files inherit from ``anno_bbox.mat`` (drawn pixel coordinates + 1; the HICO-DET
 reader subtracts 1 and gets the drawn frame back); box ``category_id`` is the COCO
 91-id; HOI ``category_id`` is the 1-based HICO-DET verb id, as in the real
-converted files. ``file_name`` is relative to ``images/``.
+converted files. ``file_name`` is relative to ``images/``. A record of an image
+with a board also has ``scene`` (``water``, ``sand``, ``snow`` or ``grass``: the place
+the image shows, which the simulated teacher names; readers ignore the key).
+
+Version 4 (issue 10 part 2) added the appearance cue (open / closed book, lit / dark
+phone, one pose per object) and the context cue (ride / stand_on surfboard and
+snowboard, decided by the place) to the world of version 3 (geometry only).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from clhoi.sandbox.labels import HOI_KINDS, hicodet_verb_id, sandbox_label_space
 from clhoi.sandbox.scene import Scene, clip_box, render_scene, sample_scene
 from clhoi.vocab import COCO_IDS, PERSON, coco_index
 
-WORLD_VERSION = 3
+WORLD_VERSION = 4
 """Bumped whenever a change to the generator changes the images or annotations."""
 
 SPLITS = ("train", "test", "clip")
@@ -109,13 +115,16 @@ def scene_record(scene: Scene, file_name: str) -> dict[str, Any]:
         {"subject_id": p, "object_id": n_people + t, "category_id": hicodet_verb_id(HOI_KINDS[k].verb)}
         for p, t, k in scene.interactions
     ]
-    return {
+    record = {
         "file_name": file_name,
         "width": scene.size[0],
         "height": scene.size[1],
         "annotations": [{"bbox": b, "category_id": c} for b, c in zip(boxes, cats)],
         "hoi_annotation": hoi,
     }
+    if scene.place:
+        record["scene"] = scene.place
+    return record
 
 
 def generate_split(spec: WorldSpec, split: str, out_dir: Path | None, count: int,
