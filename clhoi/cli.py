@@ -236,27 +236,13 @@ def evaluate_command(
     coco_instances: Annotated[Optional[Path], typer.Option(help="COCO instances file (official V-COCO layout only)")] = None,
 ) -> None:
     """Score HOI predictions with the official HICO-DET or V-COCO protocol (docs/evaluation.md)."""
-    from clhoi.data.registry import dataset_names, get_dataset
-    from clhoi.eval.run import metrics_table, run_evaluation
+    # the console entry point (clhoi/__main__.py) runs the same body without typer: keep the two in step
+    from clhoi.eval.run import CommandFailed, evaluate_command
 
     try:
-        get_dataset(dataset)  # built-in names without scanning the installed packages' entry points
-    except ValueError:
-        fail(f"--dataset must be one of {', '.join(dataset_names())}, got {dataset!r}")
-    try:
-        run = run_evaluation(dataset, predictions, annotations, coco_instances, out, image_labels)
-    except (FileNotFoundError, ValueError, KeyError) as e:
-        fail(str(e).strip('"'))
-    for note in run.notes:
-        typer.echo(note)
-    if run.warning is not None:  # every AP is 0 for a reason that is not the model's: no table of zeros
-        typer.secho(f"WARNING: {run.warning}", err=True, fg="red", bold=True)
-    else:
-        from rich.console import Console
-
-        Console().print(metrics_table(run.result))
-    if out is not None:
-        typer.echo(f"wrote {out}")
+        evaluate_command(dataset, predictions, annotations, image_labels, out, coco_instances)
+    except CommandFailed as e:
+        fail(str(e))
 
 
 # --- export: predictions in other evaluators' layouts ---

@@ -102,3 +102,83 @@ def ap_voc(rec: np.ndarray, prec: np.ndarray) -> float:
     mpre = np.maximum.accumulate(mpre[::-1])[::-1]
     i = np.where(mrec[1:] != mrec[:-1])[0]
     return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
+
+
+def ap_11_point_segments(hits: np.ndarray, bounds: np.ndarray, num_gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`precision_recall` and :func:`ap_11_point` for many classes at once, bit for bit.
+
+    Args:
+        hits: ``[D]`` bool, true positives of all classes laid end to end, each class's in
+            descending score order.
+        bounds: ``[C + 1]`` class ``k`` owns ``hits[bounds[k]:bounds[k + 1]]``.
+        num_gt: ``[C]`` ground-truth instances per class.
+
+    Returns:
+        ``(ap, recall)``, each ``[C]`` float64: the 11-point AP and the recall after the last
+        detection (0 for a class without detections, NaN for one without ground truth).
+
+    Every number is made by the same floating-point operations as the per-class code:
+    ``tp`` / ``fp`` counts are exact integers in float64 either way, recall is ``tp / npos``
+    and precision ``tp / (fp + tp)``. Instead of searching each class's recall for the
+    first value ``>= t``, it finds the smallest count ``m`` with ``m / npos >= t`` (division
+    is monotonic, so ``rec >= t`` exactly where ``tp >= m``): the first detection reaching
+    ``t`` is the class's ``m``-th true positive. The precision maxima over the suffixes are
+    maxima over the pieces between consecutive thresholds, then a running maximum.
+    """
+    c = bounds.size - 1
+    ap = np.zeros(c)
+    recall = np.zeros(c)
+    d = hits.size
+    if d == 0 or c == 0:
+        return ap, recall
+    start, end = bounds[:-1], bounds[1:]
+    size = end - start
+    tp_cum = np.cumsum(hits, dtype=np.float64)  # exact integer counts
+    before = np.concatenate([[0.0], tp_cum])[start]  # true positives of the classes before k
+    class_of = np.repeat(np.arange(c), size)
+    tp_k = tp_cum - before[class_of]  # cumulative true positives inside the class: exact
+    count = (np.arange(d) - start[class_of] + 1).astype(np.float64)
+    prec = tp_k / ((count - tp_k) + tp_k)
+    npos = num_gt.astype(np.float64)
+    total = np.concatenate([[0.0], tp_cum])[end] - before  # true positives per class
+    has = size > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall[has] = total[has] / npos[has]
+    scored = has & (num_gt > 0)  # without ground truth: AP 0 (the recall is NaN)
+    # m[k, t]: the smallest integer m in [0, npos] with m / npos >= t (npos + 1 when none)
+    n = np.maximum(num_gt, 1).astype(np.int64)[:, None]
+    nf = n.astype(np.float64)
+    t = ELEVEN_POINTS[None, :]
+    m = np.clip(np.floor(t * nf).astype(np.int64) - 1, 0, None)
+    while True:  # a few steps at most: floor(t * npos) is within one of the answer
+        low = (m <= n) & (m / nf < t)
+        if not low.any():
+            break
+        m = m + low
+    while True:
+        high = (m > 0) & ((m - 1) / nf >= t)
+        if not high.any():
+            break
+        m = m - high
+    # the first detection of the class whose recall reaches t: the m-th true positive (the start if m == 0)
+    tp_pos = np.flatnonzero(hits)
+    total_i = total.astype(np.int64)[:, None]
+    before_i = before.astype(np.int64)[:, None]
+    reach = m <= total_i
+    pick = np.clip(before_i + m - 1, 0, max(tp_pos.size - 1, 0))
+    first = np.where(m == 0, start[:, None], np.where(reach, tp_pos[pick] if tp_pos.size else 0, end[:, None]))
+    first = np.where(scored[:, None], first, start[:, None])  # keep the pieces contiguous for every class
+    # pieces [first[k, t], first[k, t + 1]) (the last one ends at the class's end): their precision maxima
+    nxt = np.concatenate([first[:, 1:], end[:, None]], axis=1)
+    flat, flat_next = first.ravel(), nxt.ravel()
+    empty = flat >= flat_next
+    # a -inf sentinel at index d: a piece may end at d, and empty pieces may start there (they are masked)
+    piece = np.maximum.reduceat(np.append(prec, -np.inf), flat)
+    piece[empty] = -np.inf
+    suffix = np.maximum.accumulate(piece.reshape(c, 11)[:, ::-1], axis=1)[:, ::-1]
+    p = np.where(suffix == -np.inf, 0.0, suffix)
+    acc = np.zeros(c)
+    for i in range(11):  # ap = ap + p / 11, threshold by threshold, as the MATLAB loop adds
+        acc = acc + p[:, i] / 11
+    ap[scored] = acc[scored]
+    return ap, recall

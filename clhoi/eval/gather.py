@@ -27,8 +27,9 @@ class TripletArrays:
     Attributes:
         image: ``[T]`` int64 position of the triplet's image in the ground-truth list.
         human: ``[T]`` int64 index of the human box in its image's ``boxes``.
-        human_box: ``[T, 4]`` float64 xyxy pixels.
-        object_box: ``[T, 4]`` float64 xyxy pixels; zeros where there is no object.
+        boxes: ``[B, 4]`` float64 xyxy pixels: every predicted box of every image.
+        human_row: ``[T]`` int64 row of the human box in ``boxes``.
+        object_row: ``[T]`` int64 row of the object box in ``boxes``; -1 where there is no object.
         has_object: ``[T]`` bool, ``object_idx != -1``.
         cls: ``[T]`` int64 class index in the evaluated label space.
         score: ``[T]`` float64.
@@ -36,14 +37,27 @@ class TripletArrays:
 
     image: np.ndarray
     human: np.ndarray
-    human_box: np.ndarray
-    object_box: np.ndarray
+    boxes: np.ndarray
+    human_row: np.ndarray
+    object_row: np.ndarray
     has_object: np.ndarray
     cls: np.ndarray
     score: np.ndarray
 
     def __len__(self) -> int:
         return int(self.cls.size)
+
+    @property
+    def human_box(self) -> np.ndarray:
+        """``[T, 4]`` float64 xyxy pixels of each triplet's human."""
+        return self.boxes[self.human_row]
+
+    @property
+    def object_box(self) -> np.ndarray:
+        """``[T, 4]`` float64 xyxy pixels of each triplet's object; zeros where there is no object."""
+        out = np.zeros((self.cls.size, 4))
+        out[self.has_object] = self.boxes[self.object_row[self.has_object]]
+        return out
 
 
 def _as_numpy(t, dtype) -> np.ndarray:
@@ -103,13 +117,18 @@ class PredictionCollector:
             ValueError: naming the image and field at fault (box index, class, score, box).
         """
         blocks = self._blocks
-        names = [n for b in blocks for n in b.file_names]
-        n_boxes = np.concatenate([b.num_boxes for b in blocks] + [np.zeros(0, np.int64)])
-        n_trip = np.concatenate([b.num_triplets for b in blocks] + [np.zeros(0, np.int64)])
-        boxes = np.concatenate([b.boxes for b in blocks] + [np.zeros((0, 4))])
-        pairs = np.concatenate([b.pairs for b in blocks] + [np.zeros((0, 2), np.int64)])
-        cls = np.concatenate([b.classes for b in blocks] + [np.zeros(0, np.int64)])
-        score = np.concatenate([b.scores for b in blocks] + [np.zeros(0)])
+        if len(blocks) == 1:  # a whole file: its arrays as they are
+            b = blocks[0]
+            names, n_boxes, n_trip, boxes = b.file_names, b.num_boxes, b.num_triplets, b.boxes
+            pairs, cls, score = b.pairs, b.classes, b.scores
+        else:
+            names = [n for b in blocks for n in b.file_names]
+            n_boxes = np.concatenate([b.num_boxes for b in blocks] + [np.zeros(0, np.int64)])
+            n_trip = np.concatenate([b.num_triplets for b in blocks] + [np.zeros(0, np.int64)])
+            boxes = np.concatenate([b.boxes for b in blocks] + [np.zeros((0, 4))])
+            pairs = np.concatenate([b.pairs for b in blocks] + [np.zeros((0, 2), np.int64)])
+            cls = np.concatenate([b.classes for b in blocks] + [np.zeros(0, np.int64)])
+            score = np.concatenate([b.scores for b in blocks] + [np.zeros(0)])
         part = np.repeat(np.arange(len(names)), n_trip)  # which stored record each triplet belongs to
         n = n_boxes[part]
         low = -1 if self.allow_no_object else 0
@@ -133,20 +152,20 @@ class PredictionCollector:
                              "[x1, y1, x2, y2] with x2 >= x1, y2 >= y1")
         offset = (np.cumsum(n_boxes) - n_boxes)[part]  # first box of each triplet's record in `boxes`
         has_obj = pairs[:, 1] >= 0
-        human_box = boxes[offset + pairs[:, 0]]
-        obj_box = np.zeros((pairs.shape[0], 4))
-        obj_box[has_obj] = boxes[(offset + pairs[:, 1])[has_obj]]
+        human_row = offset + pairs[:, 0]
+        object_row = np.where(has_obj, offset + pairs[:, 1], -1)
         # ground-truth image order, each record's triplets kept in their own order (records are unique images)
         position = np.fromiter((self.index[n] for n in names), dtype=np.int64, count=len(names))
         image = position[part]
         if (np.diff(position) > 0).all():  # records already in ground-truth order (the usual file): no copy
-            return TripletArrays(image, pairs[:, 0].copy(), human_box, obj_box, has_obj, cls, score)
+            return TripletArrays(image, pairs[:, 0].copy(), boxes, human_row, object_row, has_obj, cls, score)
         order = np.argsort(image, kind="stable")
         return TripletArrays(
             image=image[order],
             human=pairs[order, 0],
-            human_box=human_box[order],
-            object_box=obj_box[order],
+            boxes=boxes,
+            human_row=human_row[order],
+            object_row=object_row[order],
             has_object=has_obj[order],
             cls=cls[order],
             score=score[order],

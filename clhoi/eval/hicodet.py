@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from clhoi import vocab
-from clhoi.eval.ap import ap_11_point, precision_recall
+from clhoi.eval.ap import ap_11_point_segments
 from clhoi.eval.files import PredictionArrays
 from clhoi.eval.gather import PredictionCollector, _as_numpy
-from clhoi.eval.matching import box_iou_inclusive, expand_groups, first_hits, segment_first_argmax
+from clhoi.eval.matching import argsort_descending, box_iou_inclusive, expand_groups, first_hits, segment_first_argmax
 
 if TYPE_CHECKING:
     from clhoi.structures import ImageAnnotation, Predictions
@@ -219,16 +219,16 @@ class HICODetEvaluator:
         g = gt_order[k]
         # overlap = min(IoU_h, IoU_o); the object IoU is needed only where IoU_h reaches the threshold: elsewhere
         # the pair stays below it whatever IoU_o is, so it can neither be a hit nor tie with one
-        overlap = box_iou_inclusive(t.human_box[q], self._gt_h[g])
+        overlap = box_iou_inclusive(t.boxes[t.human_row[q]], self._gt_h[g])
         need = np.flatnonzero(overlap >= self.iou_threshold)
-        overlap[need] = np.minimum(overlap[need], box_iou_inclusive(t.object_box[q[need]], self._gt_o[g[need]]))
+        overlap[need] = np.minimum(overlap[need], box_iou_inclusive(t.boxes[t.object_row[q[need]]], self._gt_o[g[need]]))
         best, pos = segment_first_argmax(overlap, counts)
         picked = np.full(len(t), -1, dtype=np.int64)  # global ground-truth row each triplet picks
         picked[pos >= 0] = g[pos[pos >= 0]]
         # visiting order: class, then descending score, ties in (image, triplet) order (MATLAB's stable sort):
         # the triplets are in (image, triplet) order, so two stable sorts give it (the same order as
         # np.lexsort((np.arange(T), -score, cls)), several times faster: the class sort is a radix sort)
-        by_score = np.argsort(-t.score, kind="stable")
+        by_score = argsort_descending(t.score)  # = np.argsort(-t.score, kind="stable")
         order = by_score[np.argsort(t.cls[by_score].astype(np.int16 if c < 2**15 else np.int64), kind="stable")]
         tp = first_hits(order, best >= self.iou_threshold, picked)
         num_gt = np.bincount(self._gt_cls, minlength=c)
@@ -244,21 +244,14 @@ class HICODetEvaluator:
             num_images=self.num_images,
             num_triplets=len(t),
             known_object_rule=self.known_object_rule,
-            predicted_classes=np.unique(t.cls),
+            predicted_classes=np.flatnonzero(np.bincount(t.cls, minlength=c)),  # = np.unique(t.cls)
         )
 
     def _setting(self, order: np.ndarray, cls: np.ndarray, tp: np.ndarray, num_gt: np.ndarray, rare: np.ndarray) -> SettingResult:
         c = self.space.num_classes
         bounds = np.searchsorted(cls[order], np.arange(c + 1))
-        ap = np.zeros(c)
-        recall = np.zeros(c)
-        for k in range(c):
-            hits = tp[order[bounds[k] : bounds[k + 1]]]
-            if hits.size == 0:
-                continue  # no detections: AP 0, REC 0
-            rec, prec = precision_recall(hits, int(num_gt[k]))
-            ap[k] = ap_11_point(rec, prec)
-            recall[k] = rec[-1]
+        # per class: precision_recall + ap_11_point of tp[order[bounds[k]:bounds[k + 1]]], all classes at once
+        ap, recall = ap_11_point_segments(tp[order], bounds, num_gt)
         return SettingResult(
             ap=ap,
             recall=recall,

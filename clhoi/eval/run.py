@@ -42,6 +42,50 @@ class EvaluationRun:
     warning: str | None = None
 
 
+class CommandFailed(Exception):
+    """A fault of ``clhoi evaluate``'s input that the user fixes: printed as ``error: <message>``, exit code 2."""
+
+
+def evaluate_command(
+    dataset: str,
+    predictions: Path,
+    annotations: Path | None = None,
+    image_labels: Path | None = None,
+    out: Path | None = None,
+    coco_instances: Path | None = None,
+) -> None:
+    """The body of ``clhoi evaluate``: evaluate, print the notes and the table (or the warning), write ``out``.
+
+    Shared by the typer command (:mod:`clhoi.cli`) and the console entry point's fast path
+    (:mod:`clhoi.__main__`), so both print the same lines.
+
+    Raises:
+        CommandFailed: an unknown dataset, a missing or malformed file (the message names it).
+    """
+    from clhoi.data.registry import dataset_names, get_dataset
+
+    try:
+        get_dataset(dataset)  # built-in names without scanning the installed packages' entry points
+    except ValueError:
+        raise CommandFailed(f"--dataset must be one of {', '.join(dataset_names())}, got {dataset!r}") from None
+    try:
+        run = run_evaluation(dataset, predictions, annotations, coco_instances, out, image_labels)
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise CommandFailed(str(e).strip('"')) from None
+    for note in run.notes:
+        print(note, flush=True)
+    if run.warning is not None:  # every AP is 0 for a reason that is not the model's: no table of zeros
+        import click
+
+        click.secho(f"WARNING: {run.warning}", err=True, fg="red", bold=True)
+    else:
+        from rich.console import Console
+
+        Console().print(metrics_table(run.result))
+    if out is not None:
+        print(f"wrote {out}", flush=True)
+
+
 def evaluate_dataset(
     dataset: str,
     predictions: Iterable[Predictions] | Any,

@@ -1,0 +1,108 @@
+"""The ``clhoi`` console entry point (and ``python -m clhoi``).
+
+``clhoi evaluate --dataset D --predictions P [--annotations A] [--image-labels L] [--out O]
+[--coco-instances C]`` is run here directly, without importing typer, click or the other
+commands (about 0.2-0.4 s of start-up; the evaluation itself can take under a second).
+It runs the same body as the typer command (:func:`clhoi.eval.run.evaluate_command`), with
+the same output and exit codes (docs/errors.md): 0 done, 2 a user error (``error: ...``),
+3 a bug, 130 interrupted.
+
+Only a plain, well-formed ``evaluate`` command line takes this path: the subcommand first,
+then each of those options once, as ``--name value`` or ``--name=value``, with a value that
+is not empty and does not start with ``-``. Anything else (``--help``, a global option such
+as ``-v`` before the subcommand, an unknown, missing or repeated option, shell completion)
+goes to :func:`clhoi.cli.main`, which gives today's help texts and usage errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_EVALUATE_OPTIONS = {
+    "--dataset": "dataset",
+    "--predictions": "predictions",
+    "--annotations": "annotations",
+    "--image-labels": "image_labels",
+    "--out": "out",
+    "--coco-instances": "coco_instances",
+}
+_REQUIRED = ("dataset", "predictions")
+
+
+def evaluate_options(args: list[str]) -> dict[str, str] | None:
+    """The options of a plain ``clhoi evaluate`` command line (``args``: what follows ``evaluate``),
+    or ``None`` when the line is anything else (then typer parses it)."""
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if "=" in arg:
+            name, value = arg.split("=", 1)
+            i += 1
+        elif i + 1 < len(args):
+            name, value = arg, args[i + 1]
+            i += 2
+        else:
+            return None
+        key = _EVALUATE_OPTIONS.get(name)
+        if key is None or key in values or not value or value.startswith("-"):
+            return None
+        values[key] = value
+    if not all(k in values for k in _REQUIRED):
+        return None
+    return values
+
+
+def _fail(message: str, code: int = 2) -> int:
+    """``error: message`` on one line to stderr, as :func:`clhoi.cli.fail` prints it; returns ``code``."""
+    message = "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def run_evaluate(values: dict[str, str]) -> int:
+    """``clhoi evaluate`` with parsed options; returns the exit code."""
+    from pathlib import Path
+
+    try:
+        from clhoi import _verbosity
+        from clhoi.logs import setup_logging
+
+        setup_logging(_verbosity.get_level())  # as the typer root callback does (no -v / -q here)
+        from clhoi.eval.run import CommandFailed, evaluate_command
+
+        paths = {k: Path(v) for k, v in values.items() if k != "dataset"}
+        try:
+            evaluate_command(values["dataset"], paths.pop("predictions"), **paths)
+        except CommandFailed as e:
+            return _fail(str(e))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:  # noqa: BLE001 - the top level: the typer app's own handler gives message and code
+        from typer import Exit
+
+        from clhoi.cli import _report_exception
+
+        try:
+            _report_exception(e)
+        except Exit as done:
+            return done.exit_code
+        raise
+    return 0
+
+
+def main() -> None:
+    """The ``clhoi`` command: ``evaluate`` directly when its command line is plain, else the typer app."""
+    args = sys.argv[1:]
+    if args[:1] == ["evaluate"] and not any(k.startswith("_CLHOI_COMPLETE") for k in os.environ):
+        values = evaluate_options(args[1:])
+        if values is not None:
+            sys.exit(run_evaluate(values))
+    from clhoi.cli import main as typer_main
+
+    typer_main()
+
+
+if __name__ == "__main__":
+    main()
