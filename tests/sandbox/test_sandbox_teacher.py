@@ -65,3 +65,15 @@ def test_labels_go_through_the_real_parser_and_store(tmp_path):
     # resumable: a second run adds nothing
     label_split(records, world.image_root, tmp_path / "labels.jsonl", seed=0)
     assert len(read_labels(tmp_path / "labels.jsonl")) == 40
+
+
+def test_captions_of_board_images_name_the_place():
+    from clhoi.sandbox.probe_worlds import PLACES
+
+    records = generate_split(WorldSpec(seed=1), "train", None, 200)
+    boards = [r for r in records if "scene" in r]
+    assert len(boards) >= 20
+    teacher = SandboxTeacher(records, TeacherNoise())
+    for r in boards:
+        caption = teacher.describe(r["file_name"]).caption
+        assert any(caption.rstrip(".").endswith(p) for p in PLACES[r["scene"]]), caption

@@ -67,3 +67,59 @@ def test_rare_classes_have_fewer_than_ten_training_instances_in_the_default_worl
         else:
             assert n >= 10, (space.hoi_name(c), n)
     assert len(HOI_KINDS) == len(counts)
+
+
+def test_appearance_classes_share_pose_and_placement_and_differ_by_the_object_state():
+    """read / hold book and talk_on / hold cell phone (world version 4): same pose, same box; only the state."""
+    import random
+
+    from clhoi.sandbox.scene import _place_interaction
+
+    index = {(k.verb, k.object): i for i, k in enumerate(HOI_KINDS)}
+    for a, b, states in ((("read", "book"), ("hold", "book"), ("open", "closed")),
+                         (("talk_on", "cell_phone"), ("hold", "cell_phone"), ("lit", "dark")),
+                         (("ride", "surfboard"), ("stand_on", "surfboard"), ("", "")),
+                         (("ride", "snowboard"), ("stand_on", "snowboard"), ("", ""))):
+        ka, kb = HOI_KINDS[index[a]], HOI_KINDS[index[b]]
+        assert ka.pose == kb.pose and (ka.state, kb.state) == states
+        for facing in (1, -1):
+            fa, ba, *_ = _place_interaction(index[a], 120.0, 180.0, 80.0, facing, random.Random(0))
+            fb, bb, *_ = _place_interaction(index[b], 120.0, 180.0, 80.0, facing, random.Random(0))
+            assert fa.joints == fb.joints and ba == bb
+    states = {}
+    for i in range(400):
+        s = sample_scene(scene_seed(0, "cue", i))
+        for _, t, k in s.interactions:
+            if HOI_KINDS[k].state:
+                assert s.things[t].state == HOI_KINDS[k].state
+                states[HOI_KINDS[k].verb, HOI_KINDS[k].object] = s.things[t].state
+    assert len(states) == 4
+
+
+def test_board_images_show_one_place_that_decides_every_board_verb():
+    from clhoi.sandbox.labels import BOARDS
+    from clhoi.sandbox.probe_worlds import CONTEXT_MARGIN, NEUTRAL
+    from clhoi.sandbox.world import scene_record
+
+    places = Counter()
+    for i in range(400):
+        s = sample_scene(scene_seed(0, "cue", i))
+        boards = [k for _, t, k in s.interactions if s.things[t].category in BOARDS]
+        assert all(t.category in BOARDS for t in s.things if t.category in BOARDS)
+        board_things = [t for t in s.things if t.category in BOARDS]
+        assert len(board_things) == len(boards)  # no board is a distractor or an idle twin's
+        if not boards:
+            assert s.place == "" and "scene" not in scene_record(s, "x.png")
+            continue
+        assert len(set(boards)) == 1 and s.place == HOI_KINDS[boards[0]].place
+        assert scene_record(s, "x.png")["scene"] == s.place
+        places[s.place] += 1
+        if places[s.place] == 1:  # the area around each board pair is neutral; the place shows outside it
+            img = render_scene(s)
+            for p, t, k in s.interactions:
+                if k == boards[0]:
+                    a, b = s.people[p].box, s.things[t].box
+                    x1, y1 = min(a[0], b[0]) - CONTEXT_MARGIN + 2, min(a[1], b[1]) - CONTEXT_MARGIN + 2
+                    if x1 >= 0 and y1 >= 0:
+                        assert img.getpixel((int(x1), int(y1))) == NEUTRAL
+    assert set(places) == {"water", "sand", "snow", "grass"}
