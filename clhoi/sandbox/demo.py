@@ -109,10 +109,20 @@ def loss_rows() -> list[tuple[str, dict[str, float]]]:
     ]
 
 
+BOX_EMBEDDINGS = ("pooled", "class")
+"""The simulated detector's box embeddings: ``pooled`` (none given, the student pools CLIP tokens:
+the demo) or ``class`` (object-centric, :func:`clhoi.sandbox.probes.class_embeddings`: a measured variant)."""
+
+
 def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "runs/demo",
              cache_dir: str | Path | None = None, ablation: str | None = None,
-             echo: Callable[[str], None] = print, progress: bool = True) -> DemoResult:
+             echo: Callable[[str], None] = print, progress: bool = True,
+             model_overrides: dict[str, Any] | None = None, box_embeddings: str = "pooled") -> DemoResult:
     """Run the demo (or an ablation grid) and write ``results.json`` into ``output_dir``.
+
+    ``model_overrides`` (``ModelConfig`` fields, e.g. ``{"visual_union_guidance": "mask"}``) and
+    ``box_embeddings="class"`` measure variants of every row (``benchmarks/demo_options.py``);
+    ``clhoi demo`` runs the defaults.
 
     Raises:
         ValueError: an unknown ablation, or an ``output_dir`` that holds a previous run.
@@ -124,6 +134,9 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
 
     if ablation is not None and ablation not in ABLATIONS:
         raise ValueError(f"unknown ablation {ablation!r}; valid: {', '.join(ABLATIONS)}")
+    if box_embeddings not in BOX_EMBEDDINGS:
+        raise ValueError(f"unknown box embeddings {box_embeddings!r}; valid: {', '.join(BOX_EMBEDDINGS)}")
+    extra = dict(model_overrides or {})
     out = Path(output_dir)
     if (out / "results.json").exists() or any((out / m / "checkpoint").exists() for m in ("annotation_free", "random_init")):
         raise ValueError(f"{out} holds a previous demo run; remove it or pass another --output")
@@ -152,6 +165,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
 
     done = stage("inputs")
     inputs = prepare_inputs(world, out / "inputs", seed=s.seed, echo=echo)
+    if box_embeddings == "class":
+        inputs = _with_class_embeddings(inputs, sandbox_model_config(**extra).box_embed_dim, s.seed)
     summ = inputs.label_summary
     echo(f"  teacher labels: {summ.by_status.get('ok', 0)} ok / {summ.by_status.get('no_action', 0)} no_action "
          f"of {summ.total} images")
@@ -159,7 +174,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
 
     done = stage("features")
     features = out / "features"
-    base = experiment(inputs, out / "_cache", "full", s.seed, epochs=1, feature_cache=features)
+    base = experiment(inputs, out / "_cache", "full", s.seed, epochs=1, feature_cache=features,
+                      model=sandbox_model_config(**extra))
     _build_features(base, echo)
     done()
 
@@ -174,6 +190,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
         return {"scores": scores.to_dict(), "checkpoint": ckpt, "predictions": scores.predictions}
 
     common = dict(seed=s.seed, batch_size=s.batch_size, lr=s.lr, max_steps=s.max_steps, feature_cache=features)
+    if extra:
+        common["model"] = sandbox_model_config(**extra)
     results: dict[str, dict[str, Any]] = {}
     if ablation is None:
         results["random_init"] = train_eval("random_init", experiment(inputs, out / "random_init", epochs=0, **common))
@@ -182,9 +200,11 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
         results["supervised"] = train_eval(
             "supervised", experiment(inputs, out / "supervised", "full", epochs=s.epochs, **common))
     elif ablation == "chain":
+        chain_common = {k: v for k, v in common.items() if k != "model"}
         for i, (label, switches, weights) in enumerate(chain_rows()):
             cfg = experiment(inputs, out / f"chain{i}", "annotation_free", epochs=s.epochs,
-                             model=sandbox_model_config(**switches), loss=replace(LossConfig(), **weights), **common)
+                             model=sandbox_model_config(**{**extra, **switches}), loss=replace(LossConfig(), **weights),
+                             **chain_common)
             results[label] = train_eval(f"chain{i}: {label}", cfg)
     else:
         for i, (label, weights) in enumerate(loss_rows()):
@@ -196,11 +216,27 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
     images: list[Path] = []
     if ablation is None and s.num_images > 0:
         images = draw_examples(world, results["annotation_free"]["predictions"], out / "predictions", s.num_images)
-    result = DemoResult(scores, seconds, out, images)
+    result = DemoResult(scores, seconds, out, images,
+                        extra={"model_overrides": extra, "box_embeddings": box_embeddings} if extra or
+                        box_embeddings != "pooled" else {})
     seconds["total"] = sum(v for k, v in seconds.items())
     (out / "results.json").write_text(json.dumps(result.to_dict(s), indent=2), encoding="utf-8")
     echo(format_table(scores, "model" if ablation is None else ablation))
     return result
+
+
+def _with_class_embeddings(inputs, dim: int, seed: int):
+    """``inputs`` with detections files whose boxes carry object-centric class embeddings (the probes' detector)."""
+    from clhoi.detect.files import load_detections, save_detections
+    from clhoi.sandbox.probes import class_embeddings
+
+    dets = {}
+    for split, path in inputs.detections.items():
+        new = path.with_name(f"{path.stem}_class{path.suffix}")
+        if not new.is_file():
+            save_detections(new, class_embeddings(load_detections(path), dim, seed))
+        dets[split] = new
+    return replace(inputs, detections=dets)
 
 
 def _build_features(cfg, echo: Callable[[str], None]) -> None:
