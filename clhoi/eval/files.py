@@ -159,6 +159,111 @@ def load_records(path: str | Path) -> list:
     return data
 
 
+PARALLEL_BYTES = 8 << 20
+"""Prediction files at least this large are read by two processes (:func:`read_arrays_in_two`)."""
+
+
+def read_arrays_in_two(path: str | Path) -> PredictionArrays | None:
+    """A large predictions file read by two processes, each parsing and flattening one half of its records.
+
+    Python builds an object per number while parsing JSON; for a million triplets that is
+    most of the reading time, and it does not shrink. Here a forked child process parses
+    the second half of the records into :class:`PredictionArrays` and sends them back
+    (:func:`clhoi.eval.parallel.fork_call`), while this process parses the first half. The file is cut between two
+    records: a JSON list after a ``}`` that is followed by ``,`` and ``{`` (each half is
+    then made a list again), JSON lines at a line break. If the cut were not between two
+    top-level records (a ``}, {`` inside a string or a nested list), a half would not be
+    valid JSON, or not a list.
+
+    Returns ``None``, and the caller reads the file the ordinary way (:func:`load_records`
+    and :func:`records_to_arrays`, which also name any fault), whenever this path does not
+    apply or anything differs from the plain case: a file under :data:`PARALLEL_BYTES`, no
+    ``fork``, no idle CPU or ``CLHOI_EVALUATE_PROCESSES=1`` (:func:`clhoi.eval.parallel.idle_cpu`),
+    no cut found, a half that is not valid JSON, not a list of
+    records, or not regular (:func:`_vectorised`), records carrying ``label_set`` or
+    ``person_box`` (``clhoi predict`` files, V-COCO detection records), or a failed child.
+    Otherwise the arrays equal ``records_to_arrays(load_records(path))`` exactly: each half's
+    records are that many consecutive records of the file, flattened record by record.
+    """
+    from clhoi.eval import parallel
+
+    path = Path(path)
+    try:
+        if path.stat().st_size < PARALLEL_BYTES or not parallel.idle_cpu():
+            return None
+    except OSError:
+        return None
+    halves = _cut_in_two(path)
+    if halves is None:
+        return None
+    first, second, lines = halves
+    # the arrays take at most ~2.7 bytes per byte of JSON (a triplet "[0, 1, 2, 0.5], " of 16 bytes: 32 bytes)
+    join = parallel.fork_call(_half_arrays, second, lines, str(path), capacity=4 * len(second) + (1 << 20))
+    if join is None:
+        return None
+    try:
+        mine = _half_arrays(first, lines, str(path))
+    finally:
+        theirs = join()
+    if mine is None or not isinstance(theirs, PredictionArrays):
+        return None
+    both = PredictionArrays(
+        mine.file_names + theirs.file_names, *(np.concatenate([getattr(mine, k), getattr(theirs, k)]) for k in (
+            "num_boxes", "boxes", "labels", "num_triplets", "pairs", "classes", "scores")), source=str(path))
+    return both if _fast_checks_pass(both) else None
+
+
+def _cut_in_two(path: Path) -> tuple[memoryview, memoryview, bool] | None:
+    """The file cut between two records near its middle: ``(first half, second half, JSON lines?)``.
+
+    A JSON list ``[..., {...}, {...}, ...]`` is cut at a ``}`` + ``,`` + ``{`` (white space
+    allowed): the two bytes after the ``}`` become ``]`` and ``[``, so both halves are JSON
+    lists without copying the file (with no white space, the second half is copied).
+    """
+    import re
+
+    with open(path, "rb") as f:
+        buf = bytearray(path.stat().st_size)
+        if f.readinto(buf) != len(buf) or f.read(1):  # the file changed while being read
+            return None
+    start = re.compile(rb"\s*").match(buf).end()
+    head = bytes(buf[start:start + 1])
+    middle = len(buf) // 2
+    view = memoryview(buf)
+    if head == b"[":
+        m = re.compile(rb"\}\s*,\s*\{").search(buf, middle)
+        if m is None:
+            return None
+        brace, opening = m.start(), m.end() - 1
+        buf[brace + 1] = ord("]")
+        if opening - brace >= 3:
+            buf[brace + 2] = ord("[")
+            return view[: brace + 2], view[brace + 2:], False
+        return view[: brace + 2], memoryview(b"[" + bytes(view[opening:])), False
+    if head == b"{":
+        cut = buf.find(b"\n", middle)
+        if cut < 0 or not buf[cut:].strip():
+            return None
+        return view[:cut], view[cut + 1:], True
+    return None
+
+
+def _half_arrays(raw: memoryview, lines: bool, source: str) -> PredictionArrays | None:
+    """One half's records, flattened; ``None`` when anything is not the plain case."""
+    try:
+        if lines:
+            records = [_loads(line) for line in bytes(raw).split(b"\n") if line.strip()]
+        else:
+            records = _loads(raw)
+        if not isinstance(records, list) or not records or not all(type(r) is dict for r in records):
+            return None
+        if any("label_set" in r or "person_box" in r for r in records):
+            return None
+        return _vectorised(records, source)
+    except Exception:  # noqa: BLE001 - not valid JSON, or anything unexpected: the ordinary path decides
+        return None
+
+
 def _from_predict(doc: Any, path: Path) -> dict:
     """One ``clhoi predict`` file ``{"image", "label_set", "triplets": [{human_idx, object_idx, human_box,
     object_box, object, class_index, score}]}`` -> a per-image record (boxes by their index; a box no
@@ -249,13 +354,15 @@ def _vectorised(records: list, path: str) -> PredictionArrays | None:
         h = np.fromiter(chain.from_iterable(hoi_rows), dtype=np.float64, count=4 * len(hoi_rows)).reshape(-1, 4)
     except (TypeError, ValueError, KeyError):
         return None
-    if not (np.isfinite(lab).all() and (lab == np.round(lab)).all()):
+    # integers: the int64 cast gives the same value back (NaN, infinities, fractions and values out of
+    # int64's range do not; the cast's warning for those is silenced, the record-by-record path names them)
+    with np.errstate(invalid="ignore"):
+        lab_int = lab.astype(np.int64)
+        idx = h[:, :3].astype(np.int64)
+    if not ((lab_int == lab).all() and (idx == h[:, :3]).all()):
         return None
-    idx = h[:, :3]
-    if not (np.isfinite(idx).all() and (idx == np.round(idx)).all()):
-        return None
-    return PredictionArrays(names, nb, b, lab.astype(np.int64), nt, idx[:, :2].astype(np.int64),
-                            idx[:, 2].astype(np.int64), np.ascontiguousarray(h[:, 3]), path)
+    return PredictionArrays(names, nb, b, lab_int, nt, idx[:, :2], np.ascontiguousarray(idx[:, 2]),
+                            np.ascontiguousarray(h[:, 3]), path)
 
 
 def _fast_checks_pass(a: PredictionArrays) -> bool:

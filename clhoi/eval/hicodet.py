@@ -33,7 +33,7 @@ from clhoi import vocab
 from clhoi.eval.ap import ap_11_point_segments
 from clhoi.eval.files import PredictionArrays
 from clhoi.eval.gather import PredictionCollector, _as_numpy
-from clhoi.eval.matching import argsort_descending, box_iou_inclusive, expand_groups, first_hits, segment_first_argmax
+from clhoi.eval.matching import argsort_descending, box_iou_gathered, expand_groups, first_hits, segment_first_argmax
 
 if TYPE_CHECKING:
     from clhoi.structures import ImageAnnotation, Predictions
@@ -181,6 +181,7 @@ class HICODetEvaluator:
         self._collector = PredictionCollector(annotations, c, allow_no_object=False, dataset="HICO-DET")
         self._class_object = np.array([self.space.hoi_coco_object(k) for k in range(c)], dtype=np.int64)
         self._gt_image, self._gt_cls, self._gt_h, self._gt_o = _ground_truth(annotations, c)
+        self._gt_h_cols, self._gt_o_cols = np.ascontiguousarray(self._gt_h.T), np.ascontiguousarray(self._gt_o.T)
         # Known-Object: which object categories each image contains
         self._has_object = np.zeros((len(annotations), len(vocab.COCO_CLASSES)), dtype=bool)
         if image_labels is None:
@@ -219,9 +220,10 @@ class HICODetEvaluator:
         g = gt_order[k]
         # overlap = min(IoU_h, IoU_o); the object IoU is needed only where IoU_h reaches the threshold: elsewhere
         # the pair stays below it whatever IoU_o is, so it can neither be a hit nor tie with one
-        overlap = box_iou_inclusive(t.boxes[t.human_row[q]], self._gt_h[g])
+        boxes = np.ascontiguousarray(t.boxes.T)  # column-major: box_iou_gathered = box_iou_inclusive(a[i], b[j])
+        overlap = box_iou_gathered(boxes, t.human_row[q], self._gt_h_cols, g)
         need = np.flatnonzero(overlap >= self.iou_threshold)
-        overlap[need] = np.minimum(overlap[need], box_iou_inclusive(t.boxes[t.object_row[q[need]]], self._gt_o[g[need]]))
+        overlap[need] = np.minimum(overlap[need], box_iou_gathered(boxes, t.object_row[q[need]], self._gt_o_cols, g[need]))
         best, pos = segment_first_argmax(overlap, counts)
         picked = np.full(len(t), -1, dtype=np.int64)  # global ground-truth row each triplet picks
         picked[pos >= 0] = g[pos[pos >= 0]]

@@ -40,6 +40,21 @@ def box_iou_inclusive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def box_iou_gathered(a_cols: np.ndarray, ia: np.ndarray, b_cols: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """``box_iou_inclusive(a[ia], b[ib])`` from column-major boxes (``a_cols = a.T``, contiguous): the same
+    operations on contiguous columns, about twice as fast for a million pairs."""
+    ax1, ay1, ax2, ay2 = (a_cols[k][ia] for k in range(4))
+    bx1, by1, bx2, by2 = (b_cols[k][ib] for k in range(4))
+    iw = np.minimum(ax2, bx2) - np.maximum(ax1, bx1) + 1
+    ih = np.minimum(ay2, by2) - np.maximum(ay1, by1) + 1
+    inter = iw * ih
+    ua = (ax2 - ax1 + 1) * (ay2 - ay1 + 1) + (bx2 - bx1 + 1) * (by2 - by1 + 1) - inter
+    ok = (iw > 0) & (ih > 0)
+    out = np.zeros(inter.size, dtype=np.float64)
+    out[ok] = inter[ok] / ua[ok]
+    return out
+
+
 def expand_groups(query_keys: np.ndarray, target_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (query, target) index pairs with equal keys: a vectorised join.
 
@@ -52,12 +67,17 @@ def expand_groups(query_keys: np.ndarray, target_keys: np.ndarray) -> tuple[np.n
         indices (ascending within a query, i.e. in target order), and ``[Q]`` the
         number of targets each query met.
     """
-    lo = np.searchsorted(target_keys, query_keys, side="left")
-    hi = np.searchsorted(target_keys, query_keys, side="right")
-    counts = hi - lo
+    # one search among the distinct target keys (the same lo / hi as searching both sides in target_keys)
+    first = np.flatnonzero(np.r_[True, target_keys[1:] != target_keys[:-1]]) if target_keys.size else target_keys[:0]
+    distinct = target_keys[first]
+    size = np.diff(np.r_[first, target_keys.size])
+    at = np.minimum(np.searchsorted(distinct, query_keys, side="left"), max(distinct.size - 1, 0))
+    found = distinct[at] == query_keys if distinct.size else np.zeros(query_keys.size, dtype=bool)
+    lo = np.where(found, first[at], 0) if distinct.size else np.zeros(query_keys.size, dtype=np.int64)
+    counts = np.where(found, size[at], 0) if distinct.size else np.zeros(query_keys.size, dtype=np.int64)
     q_idx = np.repeat(np.arange(query_keys.size), counts)
     starts = np.cumsum(counts) - counts
-    t_idx = np.arange(q_idx.size) - np.repeat(starts, counts) + np.repeat(lo, counts)
+    t_idx = np.arange(q_idx.size) - np.repeat(starts - lo, counts)
     return q_idx, t_idx, counts
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from clhoi.eval.files import gc_paused, load_records, records_to_arrays, write_metrics
+from clhoi.eval.files import gc_paused, load_records, read_arrays_in_two, records_to_arrays, write_metrics
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -158,15 +158,34 @@ def run_evaluation(
     if image_labels is not None and (spec.protocol != "hicodet" or spec.to_scored_classes is not None):
         raise ValueError(f"--image-labels applies to HICO-DET only, not to {dataset}")
     with gc_paused():
-        records = load_records(predictions)
-        other = {r.get("label_set") for r in records if isinstance(r, dict)} - {None, dataset}
-        if other:  # per-image files of `clhoi predict` say which label set they score
-            raise ValueError(f"{predictions}: the predictions score the {sorted(other)[0]!r} label set, not {dataset}; "
-                             f"evaluate them with --dataset {sorted(other)[0]} (open --verbs cannot be evaluated)")
-        official = spec.protocol == "vcoco" and bool(records) and isinstance(records[0], dict) and "person_box" in records[0]
-        arrays = None if official else records_to_arrays(records, predictions)
-        if not official:
-            records = []  # free the parsed JSON
+        # a second process (when a CPU is idle, clhoi/eval/parallel.py): V-COCO annotations are read by it
+        # while this one reads the predictions; a large HICO-DET predictions file is parsed half by each
+        read_gts = _read_annotations_aside(spec, annotations, coco_instances, predictions)
+        try:
+            arrays = read_arrays_in_two(predictions) if spec.protocol == "hicodet" else None
+        except BaseException:
+            _join_annotations(read_gts)  # reap the child before the error goes up
+            raise
+        official = False
+        if arrays is None and read_gts is not None:  # the predictions' errors come first, as in one process
+            try:
+                records = load_records(predictions)
+            except BaseException:
+                _join_annotations(read_gts)
+                raise
+        elif arrays is None:
+            records = load_records(predictions)
+        if arrays is None:
+            other = {r.get("label_set") for r in records if isinstance(r, dict)} - {None, dataset}
+            if other:  # per-image files of `clhoi predict` say which label set they score
+                raise ValueError(f"{predictions}: the predictions score the {sorted(other)[0]!r} label set, not "
+                                 f"{dataset}; evaluate them with --dataset {sorted(other)[0]} (open --verbs cannot "
+                                 "be evaluated)")
+            official = (spec.protocol == "vcoco" and bool(records) and isinstance(records[0], dict)
+                        and "person_box" in records[0])
+            arrays = None if official else records_to_arrays(records, predictions)
+            if not official:
+                records = []  # free the parsed JSON
         hidden: dict[str, list[int]] | None = None
         if spec.protocol == "hicodet" and spec.to_scored_classes is None and annotations.suffix.lower() == ".mat":
             from clhoi.data.hicodet import load_hicodet
@@ -174,7 +193,9 @@ def run_evaluation(
             mat = load_hicodet(annotations, tensors=False)
             gts, hidden = mat.images, mat.invisible_classes
         else:
-            gts = spec.read_annotations(annotations, coco_instances, tensors=False)
+            gts = _join_annotations(read_gts)
+            if gts is None:
+                gts = spec.read_annotations(annotations, coco_instances, tensors=False)
         labels, rule = _known_object_labels(spec.protocol, image_labels, hidden, gts, notes)
         try:  # content errors (unknown image, class out of range, ...) name the image: add the file
             if official:
@@ -194,6 +215,59 @@ def run_evaluation(
     if out is not None:
         write_metrics(result.to_dict(), out)
     return EvaluationRun(result, annotations, notes, warning)
+
+
+ASIDE_BYTES = 1 << 20
+"""V-COCO annotations are read in a second process only when they and the predictions are this large."""
+
+
+def _read_annotations_aside(spec: Any, annotations: Path, coco_instances: str | Path | None,
+                            predictions: str | Path) -> Any:
+    """Start reading V-COCO annotations in a forked child (:func:`clhoi.eval.parallel.fork_call`), or ``None``.
+
+    Only for V-COCO, with an idle CPU, and files of at least :data:`ASIDE_BYTES` (annotations
+    and predictions): small inputs are read faster than a process starts. Exceptions raised
+    by the reader in the child are not passed on: the caller then reads the file itself and
+    raises them; warnings are recorded and shown again by :func:`_join_annotations`.
+    """
+    from clhoi.eval import parallel
+
+    if spec.protocol != "vcoco" or not parallel.idle_cpu():
+        return None
+    try:
+        size = annotations.stat().st_size + (Path(coco_instances).stat().st_size if coco_instances else 0)
+        if size < ASIDE_BYTES or Path(predictions).stat().st_size < ASIDE_BYTES:
+            return None
+    except OSError:
+        return None
+    return parallel.fork_call(_read_recording_warnings, spec.read_annotations, annotations, coco_instances,
+                              capacity=64 * size + (16 << 20))
+
+
+def _read_recording_warnings(read: Any, annotations: Path, coco_instances: Any) -> tuple[list, list]:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gts = read(annotations, coco_instances, tensors=False)
+    return gts, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+def _join_annotations(join: Any) -> list | None:
+    """The child's annotations (its warnings shown here, as if raised here), or ``None``."""
+    if join is None:
+        return None
+    from clhoi.eval import parallel
+
+    done = join()
+    if done is parallel.NO_RESULT:
+        return None
+    import warnings
+
+    gts, caught = done
+    for message, category, filename, lineno in caught:
+        warnings.warn_explicit(message, category, filename, lineno)
+    return gts
 
 
 def _vcoco_label_space_warning(result: Any, arrays: Any) -> str | None:
