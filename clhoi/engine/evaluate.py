@@ -89,7 +89,7 @@ def evaluate(
 
 def compute_metrics(dataset: str, predictions: list[Predictions], annotations: list[ImageAnnotation]) -> Any:
     """The official evaluator of ``dataset`` (:mod:`clhoi.data.registry`) on predictions and ground truth
-    (in the annotation file's class ids; the sandbox is scored in its own 24-class space)."""
+    (in the annotation file's class ids; the sandbox is scored in its own 28-class space)."""
     from clhoi.eval.run import evaluate_dataset
 
     return evaluate_dataset(dataset, predictions, annotations)
@@ -121,7 +121,7 @@ def evaluate_checkpoint(
     Args:
         checkpoint: the checkpoint directory (``clhoi train`` output).
         dataset: ``hicodet``, ``vcoco`` or ``sandbox``; default: the checkpoint's
-            ``data.dataset`` (the sandbox is scored in its own 24-class space, as ``clhoi demo`` does).
+            ``data.dataset`` (the sandbox is scored in its own 28-class space, as ``clhoi demo`` does).
         annotations, detections, image_root: override the checkpoint config's
             ``data.test_annotations``, ``data.detections_test`` and the test images' folder.
         output_dir: where to write ``predictions.jsonl`` and ``metrics.json``

@@ -59,7 +59,7 @@ def test_sandbox_is_a_dataset_like_any_other(checkpoint, tiny_world, tmp_path):
     path = tmp_path / "sandbox_test.json"
     path.write_text(json.dumps(gt))
     by_eval, by_evaluate, output = _eval_then_evaluate(checkpoint, tmp_path, "sandbox", path)
-    assert len(by_eval["per_class"]) == 24 and by_eval["per_class"][0]["name"] == "ride bicycle"
+    assert len(by_eval["per_class"]) == 28 and by_eval["per_class"][0]["name"] == "ride bicycle"
     assert by_evaluate["default"] == by_eval["default"]
     assert [c["ap_default"] for c in by_evaluate["per_class"]] == [c["ap_default"] for c in by_eval["per_class"]]
     assert "HICO-DET mAP" in output

@@ -109,7 +109,7 @@ def test_the_sandbox_registers_through_an_entry_point():
     assert eps.get("sandbox") == "clhoi.sandbox.dataset:SANDBOX"
     assert 'sandbox = "clhoi.sandbox.dataset:SANDBOX"' in (ROOT / "pyproject.toml").read_text()
     spec = get_dataset("sandbox")
-    assert spec.protocol == "hicodet" and spec.label_space().num_classes == 24
+    assert spec.protocol == "hicodet" and spec.label_space().num_classes == 28
     with pytest.raises(ValueError, match="unknown dataset 'coco'.*hicodet, vcoco, sandbox"):
         get_dataset("coco")
 
