@@ -712,9 +712,9 @@ def probe_command(
     ] = None,
     row: Annotated[Optional[list[str]], typer.Option(help="run only this row (repeatable; default: all five)")] = None,
     clip_layer: Annotated[int, typer.Option(help="CLIP hidden_states layer of f_img (model.clip_feature_layer)")] = -1,
-    visual_layer: Annotated[Optional[int], typer.Option(
-        help="CLIP hidden_states layer the visual link reads (model.visual_feature_layer; default: f_img's)"
-    )] = None,
+    visual_layer: Annotated[str, typer.Option(
+        help="CLIP hidden_states layer the visual link reads (model.visual_feature_layer), or 'none' for f_img's"
+    )] = "0",
     context_margin: Annotated[float, typer.Option(help="context probe: neutral pixels around the pairs")] = 10.0,
     box_embeddings: Annotated[str, typer.Option(
         help="detector box embeddings: class (object-centric: class vector + noise) | pooled (CLIP RoIAlign, first pass)"
@@ -735,9 +735,13 @@ def probe_command(
         fail(f"unknown --box-embeddings {box_embeddings!r}; valid: class, pooled")
     if visual_guidance not in ("none", "mask", "bias"):
         fail(f"unknown --visual-guidance {visual_guidance!r}; valid: none, mask, bias")
+    try:
+        visual_layer_index = None if visual_layer.strip().lower() == "none" else int(visual_layer)
+    except ValueError:
+        fail(f"--visual-layer must be a CLIP layer index or 'none', got {visual_layer!r}")
     settings = ProbeSettings(seeds=tuple(range(seeds)), num_train=train_images, num_test=test_images, epochs=epochs,
                              max_steps=max_steps, clip=str(clip) if clip else ProbeSettings.clip, rows=tuple(row or ()),
-                             clip_feature_layer=clip_layer, visual_feature_layer=visual_layer,
+                             clip_feature_layer=clip_layer, visual_feature_layer=visual_layer_index,
                              context_margin=context_margin,
                              box_embeddings=box_embeddings, visual_guidance=visual_guidance)
     out = output or Path(f"runs/probe-{name}")

@@ -110,7 +110,7 @@ class ProbeSettings:
     rows: tuple[str, ...] = ()
     clip: str = ""
     clip_feature_layer: int = -1
-    visual_feature_layer: int | None = None
+    visual_feature_layer: int | None = 0
     context_margin: float = CONTEXT_MARGIN
     box_embeddings: str = "class"
     visual_guidance: str = "mask"

@@ -171,8 +171,7 @@ def test_probe_cli_smoke(tmp_path):
     out = tmp_path / "probe"
     res = CliRunner().invoke(app, ["probe", "appearance", "--output", str(out), "--cache-dir", str(tmp_path / "c"),
                                    "--seeds", "1", "--train-images", "12", "--test-images", "6", "--epochs", "1",
-                                   "--max-steps", "1", "--row", "+ spatial + visual", "--row", "+ spatial",
-                                   "--visual-layer", "0"])
+                                   "--max-steps", "1", "--row", "+ spatial + visual", "--row", "+ spatial"])
     assert res.exit_code == 0, res.output
     data = json.loads((out / "results.json").read_text())
     assert list(data["table"]) == ["+ spatial", "+ spatial + visual"]
@@ -188,6 +187,8 @@ def test_probe_cli_smoke(tmp_path):
     assert bad.exit_code != 0 and "unknown --row" in bad.output
     bad = CliRunner().invoke(app, ["probe", "context", "--box-embeddings", "pixels"])
     assert bad.exit_code != 0 and "unknown --box-embeddings" in bad.output
+    bad = CliRunner().invoke(app, ["probe", "context", "--visual-layer", "last"])
+    assert bad.exit_code != 0 and "--visual-layer must be" in bad.output
     bad = CliRunner().invoke(app, ["probe", "context", "--visual-guidance", "crop"])
     assert bad.exit_code != 0 and "unknown --visual-guidance" in bad.output
 
