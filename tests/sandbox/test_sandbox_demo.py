@@ -77,3 +77,23 @@ def test_ablation_rows_are_valid_configs():
     assert all(loss.context == 0 for m, loss in chain if not m.use_vlt)  # no f_c, no context loss
     losses = [replace(LossConfig(), **w) for _, w in loss_rows()]
     assert all(l.soft_relation == 1 for l in losses) and losses[-1].i2t == losses[-1].t2i == losses[-1].context == 1
+
+
+def test_demo_variants_reach_every_row(tmp_path):
+    """run_demo's measured variants (benchmarks/demo_options.py): model options and object-centric detections."""
+    from clhoi.engine.checkpoint import load_checkpoint_config
+    from clhoi.sandbox.demo import run_demo
+
+    with pytest.raises(ValueError, match="unknown box embeddings"):
+        run_demo(DemoSettings(), tmp_path / "bad", tmp_path / "cache", box_embeddings="bogus", echo=lambda s: None)
+    settings = DemoSettings(seed=5, num_train=16, num_test=6, epochs=1, max_steps=1, num_images=0)
+    run_demo(settings, tmp_path / "v", tmp_path / "cache", ablation="chain", echo=lambda s: None, progress=False,
+             model_overrides={"visual_union_guidance": "mask"}, box_embeddings="class")
+    data = json.loads((tmp_path / "v" / "results.json").read_text())
+    assert data["model_overrides"] == {"visual_union_guidance": "mask"} and data["box_embeddings"] == "class"
+    for i in range(4):
+        cfg = load_checkpoint_config(tmp_path / "v" / f"chain{i}" / "checkpoint")
+        assert cfg.model.visual_union_guidance == "mask" and cfg.data.detections_train.endswith("_class.safetensors")
+    dets = load_detections(tmp_path / "v" / "inputs" / "detections_train_class.safetensors")
+    d = next(d for d in dets.values() if len(d))
+    assert d.embeddings is not None and d.embeddings.shape == (len(d), 64)
