@@ -1,0 +1,103 @@
+"""Which cue does each demo model learn? Confusable accuracy and mAP per cue type (issue 10.2).
+
+For every checkpoint of a ``clhoi demo`` run directory (``--ablation chain`` / ``losses`` or the main demo),
+the test split is scored as ``clhoi demo`` scores it (:func:`clhoi.sandbox.experiment.evaluate_sandbox`), and
+per cue type of the world (version 4):
+
+* ``geometry``: the classes whose verbs pose and placement decide, grouped by object (bicycle: ride / push, ...);
+* ``appearance``: read / hold book, talk_on / hold cell phone (the object's state decides);
+* ``context``: ride / stand_on surfboard and snowboard (the place outside the pair decides);
+
+it reports the mean AP of the cue's classes and the **confusable accuracy** of the capability probes
+(:func:`clhoi.sandbox.probes.confusable_accuracy`): for each ground-truth pair of those classes, the matched
+detected pair's higher-scored class among the classes of its object; and its **balanced** form, the mean over
+the classes of each class's accuracy, where a constant guess scores 50% for appearance and context (the plain
+accuracy rewards always guessing the more frequent verb).
+
+Usage::
+
+    python benchmarks/demo_cues.py /tmp/e10/default/chain-seed0 /tmp/e10/default/chain-seed1 ... [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def cue_groups() -> dict[str, list[tuple[int, ...]]]:
+    """Class indices of the confusable groups of each cue type (classes of one object, at least two)."""
+    from clhoi.sandbox.labels import HOI_KINDS
+
+    by_object: dict[str, list[int]] = {}
+    for i, k in enumerate(HOI_KINDS):
+        by_object.setdefault(k.object, []).append(i)
+    out: dict[str, list[tuple[int, ...]]] = {"geometry": [], "appearance": [], "context": []}
+    for obj, group in by_object.items():
+        kinds = [HOI_KINDS[i] for i in group]
+        if len(group) < 2:
+            continue
+        cue = "context" if kinds[0].place else "appearance" if kinds[0].state else "geometry"
+        out[cue].append(tuple(group))
+    return out
+
+
+def score(checkpoint: Path) -> dict[str, dict[str, float]]:
+    import torch
+
+    from clhoi.engine.checkpoint import load_checkpoint_config
+    from clhoi.engine.sources import read_ground_truth
+    from clhoi.sandbox.experiment import evaluate_sandbox, to_sandbox_classes
+    from clhoi.sandbox.probes import confusable_accuracy
+
+    res = evaluate_sandbox(checkpoint, use_cache=True)
+    cfg = load_checkpoint_config(checkpoint)
+    gts = to_sandbox_classes(read_ground_truth("sandbox", cfg.data.test_annotations, "data.test_annotations"))
+    ap = res.details.default.ap
+    out: dict[str, dict[str, float]] = {"all": {"full": res.full}}
+    for cue, groups in cue_groups().items():
+        classes = sorted(c for g in groups for c in g)
+        keep = [replace(a, hoi=a.hoi[torch.isin(a.hoi[:, 2], torch.tensor(classes))]) for a in gts]
+        acc, matched, total = confusable_accuracy(res.predictions, keep, groups)
+        per_class = []
+        for c in classes:  # balanced: a constant guess scores 1 / (classes of the object), whatever the frequencies
+            only = [replace(a, hoi=a.hoi[a.hoi[:, 2] == c]) for a in gts]
+            acc_c, matched_c, _ = confusable_accuracy(res.predictions, only, groups)
+            if matched_c:
+                per_class.append(acc_c)
+        out[cue] = {"map": 100 * float(ap[classes].mean()), "accuracy": 100 * acc,
+                    "balanced": 100 * sum(per_class) / len(per_class), "matched": matched, "pairs": total}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=Path, help="clhoi demo output directories")
+    ap.add_argument("--json", type=Path, default=None, help="write every value here")
+    a = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    results = {}
+    for run in a.runs:
+        rows = json.loads((run / "results.json").read_text())
+        for sub in sorted(p for p in run.iterdir() if (p / "checkpoint" / "model.safetensors").is_file()):
+            r = score(sub / "checkpoint")
+            results[f"{run}/{sub.name}"] = r
+            print(f"{run.name}/{sub.name}: Full {r['all']['full']:.2f} | " + " | ".join(
+                f"{cue} mAP {r[cue]['map']:.2f} acc {r[cue]['accuracy']:.1f}% bal {r[cue]['balanced']:.1f}% "
+                f"({r[cue]['matched']}/{r[cue]['pairs']})"
+                for cue in ("geometry", "appearance", "context")), flush=True)
+        del rows
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
