@@ -220,8 +220,13 @@ def end_to_end(genvlkt: Path | None, repeat: int, seed: int) -> None:
         print(f"end to end: {len(preds)} images, {n} triplets, {path.stat().st_size / 1e6:.1f} MB "
               f"(write_predictions); load average {os.getloadavg()[0]:.2f}")
         env = dict(os.environ, OMP_NUM_THREADS="1")
-        ours = [sys.executable, "-m", "clhoi.cli", "evaluate", "--dataset", "hicodet", "--predictions", str(path),
+        # the installed console command, as a user runs it (python -m clhoi.cli would load typer first)
+        clhoi = Path(sys.executable).with_name("clhoi")
+        entry = [str(clhoi)] if clhoi.exists() else [sys.executable, "-m", "clhoi"]
+        ours = [*entry, "evaluate", "--dataset", "hicodet", "--predictions", str(path),
                 "--out", str(Path(tmp) / "metrics.json")]
+        print(f"  command: {' '.join(ours[:len(entry) + 1])} ...; CLHOI_EVALUATE_PROCESSES="
+              f"{os.environ.get('CLHOI_EVALUATE_PROCESSES', '(unset)')}")
         port = [sys.executable, __file__, "--port-run", str(genvlkt), str(path)] if genvlkt else None
         times: dict[str, list[float]] = {"clhoi evaluate": [], "GEN-VLKT port": []}
         cpu: dict[str, list[float]] = {}  # user + system CPU seconds of the child process

@@ -61,10 +61,32 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def _keep_freed_memory() -> None:
+    """glibc: keep freed memory for reuse instead of returning it to the system at once.
+
+    The evaluation allocates and frees arrays of several MB again and again; by default each
+    comes from a fresh ``mmap`` and is faulted in page by page (measured: 0.1-0.2 s of system
+    time on a million triplets, of about 1.3 s). The memory goes back when the process ends,
+    a second or so later. Elsewhere (or if anything fails) nothing changes.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD: blocks below 1 GiB come from the heap
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: do not give back the heap's free top
+        libc.mallopt(-2, 64 << 20)  # M_TOP_PAD: grow the heap 64 MiB at a time
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 def run_evaluate(values: dict[str, str]) -> int:
     """``clhoi evaluate`` with parsed options; returns the exit code."""
     from pathlib import Path
 
+    _keep_freed_memory()
     try:
         from clhoi import _verbosity
         from clhoi.logs import setup_logging

@@ -31,6 +31,8 @@ def idle_cpu() -> bool:
     """
     if not hasattr(os, "fork") or os.environ.get("CLHOI_EVALUATE_PROCESSES") == "1":
         return False
+    if os.environ.get("CLHOI_EVALUATE_PROCESSES") == "2":  # asked for (benchmarks)
+        return True
     try:
         cpus = len(os.sched_getaffinity(0))
         return cpus >= 2 and os.getloadavg()[0] <= cpus - 1
