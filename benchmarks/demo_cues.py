@@ -97,6 +97,28 @@ def main() -> None:
         del rows
     if a.json:
         a.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print(summary(results))
+
+
+def summary(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Mean ± sample sd over the runs of each model (checkpoint folder name): cue mAP and balanced accuracy."""
+    import statistics
+
+    by_model: dict[str, list[dict[str, dict[str, float]]]] = {}
+    for key, r in results.items():
+        by_model.setdefault(key.rsplit("/", 1)[1], []).append(r)
+
+    def ms(vals: list[float]) -> str:
+        return f"{statistics.mean(vals):.1f} ± {statistics.stdev(vals) if len(vals) > 1 else 0.0:.1f}"
+
+    lines = ["| model | runs | geometry mAP | geometry bal. acc % | appearance mAP | appearance bal. acc % | "
+             "context mAP | context bal. acc % |", "|---|---|---|---|---|---|---|---|"]
+    for model, rs in by_model.items():
+        cells = []
+        for cue in ("geometry", "appearance", "context"):
+            cells += [ms([r[cue]["map"] for r in rs]), ms([r[cue]["balanced"] for r in rs])]
+        lines.append(f"| {model} | {len(rs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
