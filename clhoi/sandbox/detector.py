@@ -50,8 +50,12 @@ def _jitter(rng: random.Random, box: list[float], amount: float, size: tuple[int
     return [x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)]
 
 
-def simulate_detections(record: dict, rng: random.Random, noise: DetectorNoise = DetectorNoise()) -> Detections:
+def simulate_detections(record: dict, rng: random.Random, noise: DetectorNoise = DetectorNoise(),
+                        objects: tuple[str, ...] = SANDBOX_OBJECTS) -> Detections:
     """Detections for one converted HICO-DET record (``annotations`` with COCO 91-ids, 1-based boxes).
+
+    ``objects``: the categories a confused label or a false positive is drawn from (the order
+    matters: the draws are indices into it).
 
     Returns:
         ``Detections`` with boxes ``[N, 4]`` xyxy pixels, scores ``[N]``, COCO-80
@@ -68,7 +72,7 @@ def simulate_detections(record: dict, rng: random.Random, noise: DetectorNoise =
         if rng.random() < (noise.miss_person if label == PERSON else noise.miss_object * (2 if small else 1)):
             continue
         if label != PERSON and rng.random() < noise.confusion:
-            label = coco_index(rng.choice(SANDBOX_OBJECTS))
+            label = coco_index(rng.choice(objects))
         score = min(0.995, rng.betavariate(8, 1.5) * (0.85 if small else 1.0))
         boxes.append(_jitter(rng, box, noise.jitter, size))
         scores.append(score)
@@ -83,7 +87,7 @@ def simulate_detections(record: dict, rng: random.Random, noise: DetectorNoise =
         x, y = rng.uniform(0, size[0] - w), rng.uniform(0, size[1] - h)
         boxes.append([x, y, x + w, y + h])
         scores.append(rng.uniform(0.15, 0.55))
-        labels.append(PERSON if rng.random() < 0.3 else coco_index(rng.choice(SANDBOX_OBJECTS)))
+        labels.append(PERSON if rng.random() < 0.3 else coco_index(rng.choice(objects)))
     order = sorted(range(len(scores)), key=lambda i: -scores[i])
     if not order:
         return Detections.empty(image_size=(size[1], size[0]))
@@ -96,6 +100,8 @@ def simulate_detections(record: dict, rng: random.Random, noise: DetectorNoise =
     )
 
 
-def simulate_split(records: list[dict], seed: int, noise: DetectorNoise = DetectorNoise()) -> dict[str, Detections]:
-    """Detections of every record, keyed by ``file_name``; reproducible from ``seed``."""
-    return {r["file_name"]: simulate_detections(r, random.Random(f"{seed}/{r['file_name']}"), noise) for r in records}
+def simulate_split(records: list[dict], seed: int, noise: DetectorNoise = DetectorNoise(),
+                   objects: tuple[str, ...] = SANDBOX_OBJECTS) -> dict[str, Detections]:
+    """Detections of every record, keyed by ``file_name``; reproducible from ``seed`` (and ``objects``)."""
+    return {r["file_name"]: simulate_detections(r, random.Random(f"{seed}/{r['file_name']}"), noise, objects)
+            for r in records}

@@ -123,6 +123,12 @@ student RoIAlign-pools CLIP tokens, which see the whole image: the first pass's 
 
 CLASS_EMBEDDING_NOISE = 0.1
 
+DETECTOR_OBJECTS = ("bicycle", "horse", "chair", "sports_ball", "kite", "book", "cell_phone", "cup", "umbrella",
+                    "skateboard", "frisbee")
+"""What the probes' simulated detector confuses objects with and draws false positives from: the demo
+world's objects when the probes were frozen (world version 3), kept so that the probes' detections do
+not change when the demo world's label space does."""
+
 
 def class_embeddings(dets: dict, dim: int, seed: int, noise: float = CLASS_EMBEDDING_NOISE) -> dict:
     """Give each detection an object-centric embedding that carries its detector class and nothing else.
@@ -370,7 +376,7 @@ def _prepare(world: ProbeWorld, out: Path, seed: int, echo: Callable[[str], None
     for split in ("train", "test"):
         path = out / f"detections_{split}.safetensors"
         if not path.is_file():
-            sim = simulate_split(world.records(split), seed)
+            sim = simulate_split(world.records(split), seed, objects=DETECTOR_OBJECTS)
             save_detections(path, class_embeddings(sim, embed_dim, seed) if embed_dim else sim)
         dets[split] = path
     labels = out / "labels.jsonl"

@@ -216,3 +216,22 @@ def test_class_embeddings_carry_the_detector_class_and_nothing_else():
     again = class_embeddings(src, 64, seed=3)
     assert torch.equal(again["a.png"].embeddings, a)
     assert not torch.equal(class_embeddings(src, 64, seed=4)["a.png"].embeddings, a)
+
+
+def test_probe_detector_draws_from_the_frozen_object_list_not_the_demo_s():
+    from clhoi.sandbox.detector import DetectorNoise, simulate_split
+    from clhoi.sandbox.probes import DETECTOR_OBJECTS
+    from clhoi.vocab import COCO_IDS, PERSON, coco_index
+
+    # the demo world's objects when the probes were frozen (world version 3), in draw order
+    assert DETECTOR_OBJECTS == ("bicycle", "horse", "chair", "sports_ball", "kite", "book", "cell_phone", "cup",
+                                "umbrella", "skateboard", "frisbee")
+    rec = {"file_name": "x.png", "width": 256, "height": 192,
+           "annotations": [{"bbox": [10 + 20 * i, 10, 40 + 20 * i, 60], "category_id": COCO_IDS[coco_index("surfboard")]}
+                           for i in range(8)]}
+    noise = DetectorNoise(miss_person=0.0, miss_object=0.0, confusion=1.0, false_positives=3.0, duplicate=0.0)
+    records = [dict(rec, file_name=f"{i}.png") for i in range(30)]
+    for objects in (DETECTOR_OBJECTS, ("surfboard", "kite")):
+        dets = simulate_split(records, 0, noise, objects=objects)
+        labels = {int(v) for d in dets.values() for v in d.labels}
+        assert labels == {coco_index(o) for o in objects} | {PERSON}  # every confusion and false positive from it
