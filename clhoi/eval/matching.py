@@ -121,8 +121,15 @@ def first_hits(order: np.ndarray, valid: np.ndarray, target: np.ndarray) -> np.n
     tp = np.zeros(valid.size, dtype=bool)
     visit = order[valid[order]]  # valid detections, in visiting order
     if visit.size:
-        _, first = np.unique(target[visit], return_index=True)  # first occurrence of each target
-        tp[visit[first]] = True
+        picked = target[visit]
+        low, span = int(picked.min()), int(picked.max()) - int(picked.min()) + 1
+        if span <= 4 * visit.size + 1024:  # the first visit of each target: a scatter-min, no sort
+            first = np.full(span, visit.size, dtype=np.int64)
+            np.minimum.at(first, picked - low, np.arange(visit.size))
+            tp[visit[first[first < visit.size]]] = True
+        else:
+            _, first = np.unique(picked, return_index=True)  # first occurrence of each target
+            tp[visit[first]] = True
     return tp
 
 

@@ -354,6 +354,55 @@ class _PersonTable:
     """
 
     def __init__(self, annotations: Sequence[ImageAnnotation], action_of: np.ndarray, has_role: np.ndarray) -> None:
+        if not self._vectorised(annotations, action_of, has_role):
+            self._per_image(annotations, action_of, has_role)
+        self.num_pos = (self.actions & ~self.ignore[:, None]).sum(0).astype(np.int64)
+
+    def _vectorised(self, annotations: Sequence[ImageAnnotation], action_of: np.ndarray, has_role: np.ndarray) -> bool:
+        """All images at once, the same tables as :meth:`_per_image`; ``False`` (nothing set) when a ground-truth
+        row is invalid, so that the per-image pass raises for the first one."""
+        num_actions, num_cls = len(vocab.vcoco_actions()), len(action_of)
+        labels = [_numpy(a.labels).astype(np.int64).reshape(-1) for a in annotations]
+        n_boxes = np.array([x.size for x in labels], dtype=np.int64)
+        rows = [_numpy(a.hoi).astype(np.int64).reshape(-1, 3) for a in annotations]
+        n_rows = np.array([r.shape[0] for r in rows], dtype=np.int64)
+        labels_all = np.concatenate(labels + [np.zeros(0, np.int64)])
+        boxes_all = np.concatenate([_numpy(a.boxes).astype(np.float32).reshape(-1, 4) for a in annotations]
+                                   + [np.zeros((0, 4), np.float32)])  # the official ground truth is float32
+        ign_all = np.concatenate([np.zeros(labels[i].size, bool) if a.ignore is None else
+                                  _numpy(a.ignore).astype(bool).reshape(-1) for i, a in enumerate(annotations)]
+                                 + [np.zeros(0, bool)])
+        if ign_all.size != labels_all.size or boxes_all.shape[0] != labels_all.size:
+            return False
+        hoi = np.concatenate(rows + [np.zeros((0, 3), np.int64)])
+        row_image = np.repeat(np.arange(len(annotations)), n_rows)
+        size, start = n_boxes[row_image], (np.cumsum(n_boxes) - n_boxes)[row_image]
+        s, o, c = hoi[:, 0], hoi[:, 1], hoi[:, 2]
+        if ((s < 0) | (s >= size) | (o < -1) | (o >= size) | (c < 0) | (c >= num_cls)).any():
+            return False
+        persons = np.flatnonzero(labels_all == vocab.PERSON)
+        slot_all = np.full(labels_all.size, -1, dtype=np.int64)
+        slot_all[persons] = np.arange(persons.size)
+        agent = slot_all[start + s]
+        if (agent < 0).any() or ign_all[start + s].any():
+            return False
+        num_p = persons.size
+        self.image = np.repeat(np.arange(len(annotations), dtype=np.int64), n_boxes)[persons]
+        self.box = boxes_all[persons]
+        self.none = int(num_p)
+        self.ignore = np.concatenate([ign_all[persons], np.zeros(1, bool)])  # the sentinel row
+        self.actions = np.zeros((num_p + 1, num_actions), bool)
+        self.actions[agent, action_of[c]] = True
+        self.role_mask = np.zeros((num_p + 1, num_cls), bool)
+        self.role_box = np.zeros((num_p + 1, num_cls, 4), dtype=np.float32)
+        with_role = np.flatnonzero(has_role[c] & (o >= 0))
+        _, first = np.unique(agent[with_role] * num_cls + c[with_role], return_index=True)
+        r = with_role[first]  # one role object per (agent, class): the first row, in file order
+        self.role_mask[agent[r], c[r]] = True
+        self.role_box[agent[r], c[r]] = boxes_all[start[r] + o[r]]
+        return True
+
+    def _per_image(self, annotations: Sequence[ImageAnnotation], action_of: np.ndarray, has_role: np.ndarray) -> None:
         num_actions, num_cls = len(vocab.vcoco_actions()), len(action_of)
         images, boxes, ignores, actions, role_mask, role_box = [], [], [], [], [], []
         for i, a in enumerate(annotations):
@@ -395,7 +444,6 @@ class _PersonTable:
         self.actions = np.concatenate(actions)
         self.role_mask = np.concatenate(role_mask)
         self.role_box = np.concatenate(role_box)
-        self.num_pos = (self.actions & ~self.ignore[:, None]).sum(0).astype(np.int64)
 
 
 def _numpy(x: Any) -> np.ndarray:

@@ -103,8 +103,9 @@ def _floats(values: list, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _flat_numbers(values: list, shape: tuple[int, ...]) -> np.ndarray | None:
-    """``np.array(values, dtype=np.float64)`` for nested lists (or tuples) of exactly ``shape`` holding only
-    ``int`` and ``float`` (the plain case, several times faster); ``None`` for anything else."""
+    """``np.array(values, dtype=np.float64)`` for nested lists (or tuples) of exactly ``shape``, made from
+    the flat list of their elements (several times faster: NumPy converts each element the same way,
+    ``None`` to NaN included); ``None`` when the nesting is not exactly ``shape``."""
     level = values
     if len(level) != shape[0]:
         return None
@@ -114,9 +115,11 @@ def _flat_numbers(values: list, shape: tuple[int, ...]) -> np.ndarray | None:
         if set(map(len, level)) != {n}:
             return None
         level = list(chain.from_iterable(level))
-    if not set(map(type, level)) <= {int, float}:
+    try:
+        flat = np.array(level, dtype=np.float64)
+    except (ValueError, TypeError):
         return None
-    return np.fromiter(level, dtype=np.float64, count=len(level)).reshape(shape)
+    return flat.reshape(shape) if flat.shape == (len(level),) else None
 
 
 def _fast_official(records: Sequence[dict], images: dict[str, int], by_id: dict[int, int], where: str) -> AgentDetections | None:

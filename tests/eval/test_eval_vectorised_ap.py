@@ -61,3 +61,21 @@ def test_argsort_descending_is_the_stable_sort_of_the_negated_values(seed):
             assert np.array_equal(got, np.argsort(-values, kind="stable")), (n, values[:10])
     values = np.round(rng.random(200_000), 3)  # many ties, large
     assert np.array_equal(argsort_descending(values), np.argsort(-values, kind="stable"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_first_hits_is_the_first_valid_visit_of_each_target(seed):
+    from clhoi.eval.matching import first_hits
+
+    rng = np.random.default_rng(seed)
+    for n, spread in ((0, 5), (1, 1), (50, 5), (500, 40), (300, 10**9)):  # the last: sparse targets (sort path)
+        order = rng.permutation(n)[: max(n - 3, 0)]
+        valid = rng.random(n) < 0.6
+        target = rng.integers(-spread, spread, n)
+        want = np.zeros(n, dtype=bool)
+        seen = set()
+        for i in order.tolist():  # the greedy loop itself
+            if valid[i] and target[i] not in seen:
+                seen.add(target[i])
+                want[i] = True
+        assert np.array_equal(first_hits(order, valid, target), want)
