@@ -163,39 +163,33 @@ def run_evaluation(
         read_gts = _read_annotations_aside(spec, annotations, coco_instances, predictions)
         try:
             arrays = read_arrays_in_two(predictions) if spec.protocol == "hicodet" else None
-        except BaseException:
-            _join_annotations(read_gts)  # reap the child before the error goes up
-            raise
-        official = False
-        if arrays is None and read_gts is not None:  # the predictions' errors come first, as in one process
-            try:
+            official = False
+            if arrays is None:  # the predictions' errors come first, as they always did
                 records = load_records(predictions)
-            except BaseException:
-                _join_annotations(read_gts)
-                raise
-        elif arrays is None:
-            records = load_records(predictions)
-        if arrays is None:
-            other = {r.get("label_set") for r in records if isinstance(r, dict)} - {None, dataset}
-            if other:  # per-image files of `clhoi predict` say which label set they score
-                raise ValueError(f"{predictions}: the predictions score the {sorted(other)[0]!r} label set, not "
-                                 f"{dataset}; evaluate them with --dataset {sorted(other)[0]} (open --verbs cannot "
-                                 "be evaluated)")
-            official = (spec.protocol == "vcoco" and bool(records) and isinstance(records[0], dict)
-                        and "person_box" in records[0])
-            arrays = None if official else records_to_arrays(records, predictions)
-            if not official:
-                records = []  # free the parsed JSON
-        hidden: dict[str, list[int]] | None = None
-        if spec.protocol == "hicodet" and spec.to_scored_classes is None and annotations.suffix.lower() == ".mat":
-            from clhoi.data.hicodet import load_hicodet
+                other = {r.get("label_set") for r in records if isinstance(r, dict)} - {None, dataset}
+                if other:  # per-image files of `clhoi predict` say which label set they score
+                    raise ValueError(f"{predictions}: the predictions score the {sorted(other)[0]!r} label set, not "
+                                     f"{dataset}; evaluate them with --dataset {sorted(other)[0]} (open --verbs "
+                                     "cannot be evaluated)")
+                official = (spec.protocol == "vcoco" and bool(records) and isinstance(records[0], dict)
+                            and "person_box" in records[0])
+                arrays = None if official else records_to_arrays(records, predictions)
+                if not official:
+                    records = []  # free the parsed JSON
+            hidden: dict[str, list[int]] | None = None
+            if spec.protocol == "hicodet" and spec.to_scored_classes is None and annotations.suffix.lower() == ".mat":
+                from clhoi.data.hicodet import load_hicodet
 
-            mat = load_hicodet(annotations, tensors=False)
-            gts, hidden = mat.images, mat.invisible_classes
-        else:
-            gts = _join_annotations(read_gts)
-            if gts is None:
-                gts = spec.read_annotations(annotations, coco_instances, tensors=False)
+                mat = load_hicodet(annotations, tensors=False)
+                gts, hidden = mat.images, mat.invisible_classes
+            else:
+                join, read_gts = read_gts, None
+                gts = _join_annotations(join)
+                if gts is None:
+                    gts = spec.read_annotations(annotations, coco_instances, tensors=False)
+        finally:
+            if read_gts is not None:  # failed before the annotations were needed: reap the child, drop its result
+                read_gts()
         labels, rule = _known_object_labels(spec.protocol, image_labels, hidden, gts, notes)
         try:  # content errors (unknown image, class out of range, ...) name the image: add the file
             if official:

@@ -142,5 +142,12 @@ def test_vcoco_annotations_read_aside_give_the_same_result_and_warnings(tmp_path
     assert started, "the annotations were not read aside"
     assert json.dumps(two[0]) == json.dumps(one[0])
     assert two[1] == one[1]
-    with pytest.raises(FileNotFoundError):  # a missing predictions file: the same error, the child reaped
+    with pytest.raises(FileNotFoundError):  # a missing predictions file: the same error
         run.run_evaluation("vcoco", tmp_path / "missing.json", Path(paths["vcoco"]), paths["instances"])
+    labelled = tmp_path / "labelled.json"  # the predictions fail after the child started: the same error
+    labelled.write_text(json.dumps([{"file_name": "x.jpg", "label_set": "hicodet", "boxes": [], "labels": [],
+                                     "hoi": []}]))
+    started.clear()
+    with pytest.raises(ValueError, match="score the 'hicodet' label set"):
+        run.run_evaluation("vcoco", labelled, Path(paths["vcoco"]), paths["instances"])
+    assert started
