@@ -1,0 +1,73 @@
+"""`clhoi evaluate` prints the HICO-DET table without rich when it can: the very text rich prints."""
+
+import io
+import sys
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from clhoi.eval.hicodet import HICODetResult, SettingResult
+from clhoi.eval.run import metrics_table, plain_metrics_text
+
+
+class Stream(io.StringIO):
+    def __init__(self, tty=False, encoding="utf-8"):
+        super().__init__()
+        self._tty, self._encoding = tty, encoding
+
+    def isatty(self):
+        return self._tty
+
+    @property
+    def encoding(self):
+        return self._encoding
+
+
+def _result(rng, images, triplets):
+    def setting():
+        v = rng.choice([0.0, 1.0, rng.random(), rng.random() / 10, 0.99999, 0.004999], 3)
+        return SettingResult(np.zeros(1), np.zeros(1), v[0], v[1], v[2], v[0])
+
+    return HICODetResult(setting(), setting(), np.zeros(600, int), np.zeros(600, bool), ("x",) * 600, images, triplets)
+
+
+def _rich(result, width):
+    out = Stream()
+    Console(file=out, width=width).print(metrics_table(result))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("width", [20, 42, 43, 44, 80, 200])
+def test_the_plain_text_is_what_rich_prints(monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    rng = np.random.default_rng(width)
+    seen = 0
+    for images, triplets in ((9658, 954600), (1, 0), (12, 3), (9658, 10**9), (10**6, 10**9), (10**12, 10**12)):
+        result = _result(rng, images, triplets)
+        text = plain_metrics_text(result, Stream())
+        if text is not None:
+            seen += 1
+            assert text == _rich(result, width)
+    if width >= 60:
+        assert seen >= 4  # the usual results are printed without rich
+    if width <= 20:
+        assert seen == 0  # too narrow: rich wraps the table
+
+
+def test_terminals_colours_and_other_encodings_are_left_to_rich(monkeypatch):
+    result = _result(np.random.default_rng(0), 9658, 954600)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert plain_metrics_text(result, Stream()) is not None
+    assert plain_metrics_text(result, Stream(tty=True)) is None
+    assert plain_metrics_text(result, Stream(encoding="latin-1")) is None
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    assert plain_metrics_text(result, Stream()) is None
+    monkeypatch.delenv("FORCE_COLOR")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    assert plain_metrics_text(result, Stream()) is None
+    assert plain_metrics_text(object(), Stream()) is None  # V-COCO: rich prints it
