@@ -20,6 +20,9 @@ With ``--probe-scenes N`` the CLIP also learns the capability probes' worlds
 words ("surfboard", "stand on", "talk on"). The probes' CLIP is regenerated with::
 
     python -m clhoi.sandbox.clip_training --probe-scenes 400 --steps 900 --out clhoi/sandbox/assets/clip_probes
+
+(The shipped probes' CLIP was trained at commit 97ab0c6, whose demo scenes were world version 3's;
+run at a later commit the command draws the current demo world's scenes and gives another CLIP.)
 """
 
 from __future__ import annotations
