@@ -85,6 +85,9 @@ def read_coco_instances(path: str | Path) -> CocoInstances:
     data = load_json_file(path, "COCO instances file")
     if not isinstance(data, dict):
         raise AnnotationError(path, "<file>", "<top level>", "expected a COCO dict with 'images' and 'annotations'")
+    fast = _plain_instances(data, path)
+    if fast is not None:
+        return fast
     images: dict[int, CocoImage] = {}
     for i, img in enumerate(check_list(require(data, "images", path, "<file>"), path, "<file>", "images")):
         name = record_name(i, img.get("file_name") if isinstance(img, dict) else None)
@@ -127,5 +130,62 @@ def read_coco_instances(path: str | Path) -> CocoInstances:
         instances[iid].append(CocoInstance(
             aid, (x, y, w, h), vocab.COCO_ID_TO_INDEX[cid], bool(ann.get("iscrowd", 0)), float(area),
             bool(ann.get("ignore", 0)),
+        ))
+    return CocoInstances(path, images, instances)
+
+
+_MISSING = object()
+
+
+def _plain_instances(data: dict, path: str) -> CocoInstances | None:
+    """:func:`read_coco_instances` for a file whose every record is plain, checked by columns (several times
+    faster); ``None`` when anything is not (then the record-by-record reader accepts it or names the fault)."""
+    from itertools import chain
+
+    imgs, anns = data.get("images"), data.get("annotations")
+    if type(imgs) is not list or type(anns) is not list:
+        return None
+    try:
+        if not (set(map(type, imgs)) <= {dict} and set(map(type, anns)) <= {dict}):
+            return None
+        ids = [d["id"] for d in imgs]
+        names = [d["file_name"] for d in imgs]
+        widths = [d.get("width", 0) for d in imgs]
+        heights = [d.get("height", 0) for d in imgs]
+        if not (set(map(type, ids)) | set(map(type, widths)) | set(map(type, heights)) <= {int}
+                and set(map(type, names)) <= {str} and all(names) and len(set(ids)) == len(ids)):
+            return None
+        if ids and (min(ids) < 0 or max(ids) > 1 << 62):
+            return None
+        if widths and (min(widths) < 0 or max(widths) > 1 << 20 or min(heights) < 0 or max(heights) > 1 << 20):
+            return None
+        aids = [d["id"] for d in anns]
+        iids = [d["image_id"] for d in anns]
+        cids = [d["category_id"] for d in anns]
+        bboxes = [d["bbox"] for d in anns]
+        areas = [d.get("area", _MISSING) for d in anns]
+        if not (set(map(type, aids)) | set(map(type, iids)) | set(map(type, cids)) <= {int}
+                and len(set(aids)) == len(aids) and set(cids) <= vocab.COCO_ID_TO_INDEX.keys()):
+            return None
+        if aids and (min(aids) < 0 or max(aids) > 1 << 62):
+            return None
+        images = {i: CocoImage(i, n, w, h) for i, n, w, h in zip(ids, names, widths, heights)}
+        if not set(iids) <= images.keys():
+            return None
+        if not (set(map(type, bboxes)) <= {list} and set(map(len, bboxes)) <= {4}
+                and set(map(type, chain.from_iterable(bboxes))) <= {int, float}
+                and set(map(type, areas)) <= {int, float, type(_MISSING)}):
+            return None
+    except (KeyError, TypeError):
+        return None
+    instances: dict[int, list[CocoInstance]] = {iid: [] for iid in images}
+    to_index = vocab.COCO_ID_TO_INDEX
+    for d, aid, iid, cid, bbox, area in zip(anns, aids, iids, cids, bboxes, areas):
+        x, y, w, h = float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3])
+        if w < 0 or h < 0:
+            return None
+        instances[iid].append(CocoInstance(
+            aid, (x, y, w, h), to_index[cid], bool(d.get("iscrowd", 0)), float(w * h if area is _MISSING else area),
+            bool(d.get("ignore", 0)),
         ))
     return CocoInstances(path, images, instances)

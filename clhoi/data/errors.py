@@ -84,6 +84,10 @@ def require(record: dict, key: str, path: str, name: str, prefix: str = "") -> A
     return record[key]
 
 
+_DIGITS_AS_ZERO = bytes(48 if 48 <= i <= 57 else 32 for i in range(256))
+_NINETEEN_DIGITS = b"0" * 19
+
+
 def load_json_file(path: str, what: str) -> Any:
     """Parse the JSON annotation file ``path`` (``what`` names it in errors).
 
@@ -94,13 +98,11 @@ def load_json_file(path: str, what: str) -> Any:
     if not Path(path).is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     try:  # orjson: several times faster; anything it refuses is read again by json, for json's result or message
-        import re
-
         import orjson
 
         with open(path, "rb") as f:
             raw = f.read()
-        if not re.search(rb"\d{19}", raw):  # no number orjson might read otherwise (it makes a float of ints >= 2**64)
+        if _NINETEEN_DIGITS not in raw.translate(_DIGITS_AS_ZERO):  # orjson makes a float of an int >= 2**64
             return orjson.loads(raw)
     except (ImportError, ValueError):
         pass
