@@ -17,13 +17,17 @@ NumPy 2 sorts with SIMD libraries (x86-simd-sort, Highway) where the CPU has the
 those leave ties in another order. So we do not call ``argsort``; we replay the
 algorithm. The replay is vectorised over many independent arrays at once
 (level by level over the ranges still to partition) and skips every range whose values
-are all distinct: there the result does not depend on the algorithm.
+are all distinct: there the result does not depend on the algorithm. A range whose values
+are all equal is finished at once: quicksort moves equal values by position only, so the
+permutation it makes of them depends on the length alone (:func:`equal_order`).
 
 The behaviour was checked against NumPy 1.23.5 on random arrays full of ties
 (``tests/eval/test_eval_vcoco_official.py`` holds recorded permutations).
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
@@ -98,7 +102,7 @@ def _tied_blocks(key: np.ndarray, block: np.ndarray, num_blocks: int, label: np.
 
 
 def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                      labels: np.ndarray | None = None) -> np.ndarray:
+                      labels: np.ndarray | None = None, *, equal_ranges: bool = True) -> np.ndarray:
     """NumPy 1.x ``values[s:e].argsort()`` for every segment ``[s, e)``, all at once.
 
     Args:
@@ -109,6 +113,8 @@ def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
             *different* labels is reproduced: among equal values with equal labels any order may
             come out (for a caller that only reads the labels in sorted order, e.g. true / false
             positives, that is the same result, and ranges without such ties are not replayed).
+        equal_ranges: finish a range of equal values at once with :func:`equal_order`; ``False``
+            partitions it level by level (the reference the shortcut is tested against).
 
     Returns:
         ``[N]`` int64 ``p`` with ``p[s:e] = s + values[s:e].argsort()`` as NumPy 1.23 computes
@@ -130,13 +136,22 @@ def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     checked = np.ones(pl.size, dtype=bool)
     level = 0
     while pl.size:
+        # at most 16 elements: insertion sort (stable, so the current order of ties) unless a heapsort is due
+        small = (pr - pl <= SMALL) & ~(checked & (depth < 0))
+        if small.any():
+            _set_block(block, pl[small], pr[small] - pl[small] + 1)
+            pl, pr, depth, checked = pl[~small], pr[~small], depth[~small], checked[~small]
+            if not pl.size:
+                break
         n = pr - pl + 1
+        off = np.cumsum(n) - n  # each range's start in the laid-out positions
+        pos = np.arange(off[-1] + n[-1]) + np.repeat(pl - off, n)
+        k = key[idx[pos]]
         # which ranges still need the replay: those with ties inside (checked every third level: where
         # nearly everything ties, the check costs more than replaying a few ranges that need not be)
         if level % 3 == 0:
             task = np.repeat(np.arange(pl.size), n)
-            pos = np.arange(task.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(pl, n)
-            tied = _tied_blocks(key[idx[pos]], task, pl.size, None if labels is None else labels[idx[pos]])
+            tied = _tied_blocks(k, task, pl.size, None if labels is None else labels[idx[pos]])
         else:
             tied = np.ones(pl.size, dtype=bool)
         level += 1
@@ -144,50 +159,109 @@ def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         for t in np.flatnonzero(heap).tolist():
             a, b = int(pl[t]), int(pr[t]) + 1
             idx[a:b] = _heapsort(key, idx[a:b])
-        final = ~tied | ((pr - pl <= SMALL) & ~heap)
+        go = tied & ~heap
+        if equal_ranges:
+            same = go & (np.maximum.reduceat(k, off) == np.minimum.reduceat(k, off))
+            for t in np.flatnonzero(same).tolist():
+                a, m = int(pl[t]), int(n[t])
+                order, height = equal_order(m)
+                if depth[t] >= height:  # no heapsort can be due below it
+                    idx[a:a + m] = idx[a:a + m][order]
+                else:
+                    same[t] = False
+            go &= ~same
+        final = ~go & ~heap  # (a heapsorted range keeps every element in place: blocks of one)
         if final.any():
-            fpl, fn = pl[final], n[final]
-            block[np.arange(fn.sum()) - np.repeat(np.cumsum(fn) - fn, fn) + np.repeat(fpl, fn)] = np.repeat(fpl, fn)
-        go = tied & ~heap & (pr - pl > SMALL)
+            _set_block(block, pl[final], n[final])
         if not go.any():
             break
-        pl, pr, depth = pl[go], pr[go], depth[go]
-        pl, pr, depth, checked = _partition(key, idx, pl, pr, depth)
+        if not go.all():
+            sel = np.repeat(go, n)
+            pos, k = pos[sel], k[sel]
+        pl, pr, depth, checked = _partition(key, idx, pl[go], pr[go], depth[go], pos, k)
         keep = pr > pl
         pl, pr, depth, checked = pl[keep], pr[keep], depth[keep], checked[keep]
     order = np.argsort(_combined(key[idx], block), kind="stable")  # ties keep their current positions
     return idx[order]
 
 
-def _partition(key: np.ndarray, idx: np.ndarray, pl: np.ndarray, pr: np.ndarray, depth: np.ndarray):
-    """One quicksort partition of every range ``[pl, pr]`` (in place on ``idx``); returns the child ranges."""
+def _set_block(block: np.ndarray, pl: np.ndarray, n: np.ndarray) -> None:
+    """Mark the ranges ``[pl, pl + n)`` finished: each position's block is its range's start."""
+    off = np.cumsum(n) - n
+    block[np.arange(off[-1] + n[-1]) + np.repeat(pl - off, n)] = np.repeat(pl, n)
+
+
+@lru_cache(maxsize=None)
+def equal_order(n: int) -> tuple[np.ndarray, int]:
+    """NumPy 1.x ``argsort`` of ``n`` equal values, and the partition levels below the range.
+
+    With equal values every comparison is false, so each step moves elements by position
+    only: no median-of-three swap, the pivot ``pm`` parked at ``pr - 1``, both scans stop at
+    every element (pairs ``(1, n - 3), (2, n - 4), ...`` swapped until they meet at
+    ``(n - 1) // 2``), the pivot put there, and the two sides sorted the same way.
+
+    Returns:
+        ``(order, height)``: ``order`` ``[n]`` int64 is the argsort; ``height`` the levels of
+        partitions below the range (0 for 16 elements or fewer, insertion-sorted as they are),
+        i.e. the depth the range needs left for no heapsort to start below it.
+    """
+    order = np.arange(n, dtype=np.int64)
+    if n <= SMALL + 1:
+        return order, 0
+    last = n - 2  # pr - 1
+    pm = (n - 1) >> 1
+    order[[pm, last]] = order[[last, pm]]
+    swaps = (n - 3) >> 1
+    left = order[1:1 + swaps].copy()
+    order[1:1 + swaps] = order[last - swaps:last][::-1]
+    order[last - swaps:last] = left[::-1]
+    pi = swaps + 1  # where the scans meet
+    order[[pi, last]] = order[[last, pi]]
+    lo, lo_height = equal_order(pi)
+    hi, hi_height = equal_order(n - 1 - pi)
+    order[:pi] = order[:pi][lo]
+    order[pi + 1:] = order[pi + 1:][hi]
+    return order, 1 + max(lo_height, hi_height)
+
+
+def _partition(key: np.ndarray, idx: np.ndarray, pl: np.ndarray, pr: np.ndarray, depth: np.ndarray,
+               pos: np.ndarray, k: np.ndarray):
+    """One quicksort partition of every range ``[pl, pr]`` (in place on ``idx``); returns the child ranges.
+
+    ``pos`` lists the ranges' positions, range after range, and ``k`` their keys before this call
+    (updated here).
+    """
+    n = pr - pl + 1
+    off = np.cumsum(n) - n
     pm = pl + ((pr - pl) >> 1)
     for a, b in ((pm, pl), (pr, pm), (pm, pl)):  # median of three: swap when key[b's] > key[a's]
         sw = key[idx[a]] < key[idx[b]]
         ia, ib = idx[a[sw]], idx[b[sw]]
         idx[a[sw]], idx[b[sw]] = ib, ia
-    vp = key[idx[pm]]
     ia, ib = idx[pm], idx[pr - 1]
     idx[pm], idx[pr - 1] = ib, ia
+    for p in (pl, pm, pr - 1, pr):  # the keys the swaps above moved
+        k[off + (p - pl)] = key[idx[p]]
+    vp = np.repeat(key[idx[pr - 1]], n)
     # left scan stops at positions in [pl+1, pr-1] with key >= vp (ascending);
     # right scan stops at positions in [pl, pr-2] with key <= vp (descending)
-    n = pr - pl + 1
-    t = np.repeat(np.arange(pl.size), n)
-    pos = np.arange(t.size) - np.repeat(np.cumsum(n) - n, n) + np.repeat(pl, n)
-    k = key[idx[pos]]
-    lmask = (pos >= pl[t] + 1) & (pos <= pr[t] - 1) & (k >= vp[t])
-    rmask = (pos <= pr[t] - 2) & (k <= vp[t])
-    lpos, lt = pos[lmask], t[lmask]
-    rpos, rt = pos[rmask][::-1], t[rmask][::-1]  # descending positions, tasks in reverse
-    cnt_l = np.bincount(lt, minlength=pl.size)
-    cnt_r = np.bincount(rt, minlength=pl.size)
+    lmask = k >= vp
+    lmask[off] = False
+    lmask[off + n - 1] = False
+    rmask = k <= vp
+    rmask[off + n - 1] = False
+    rmask[off + n - 2] = False
+    cnt_l = np.add.reduceat(lmask, off, dtype=np.int64)
+    cnt_r = np.add.reduceat(rmask, off, dtype=np.int64)
+    lpos = pos[lmask]
+    rpos = pos[rmask][::-1]  # descending positions, ranges in reverse
     start_l = np.cumsum(cnt_l) - cnt_l
-    start_r = np.cumsum(cnt_r[::-1])[::-1] - cnt_r  # rpos is laid out with the last task first
+    start_r = np.cumsum(cnt_r[::-1])[::-1] - cnt_r  # rpos is laid out with the last range first
     m = np.minimum(cnt_l, cnt_r)
     pt = np.repeat(np.arange(pl.size), m)
     kk = np.arange(pt.size) - np.repeat(np.cumsum(m) - m, m)
     lk, rk = lpos[start_l[pt] + kk], rpos[start_r[pt] + kk]
-    ok = lk < rk  # a prefix of each task's pairs: those are swapped
+    ok = lk < rk  # a prefix of each range's pairs: those are swapped
     big_k = np.bincount(pt[ok], minlength=pl.size)
     ls, rs = lk[ok], rk[ok]
     a, b = idx[ls], idx[rs]
