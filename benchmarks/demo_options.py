@@ -11,7 +11,11 @@ Variants (each changes every row of the ablation):
 * ``layer0``: ``model.visual_feature_layer: 0`` (the visual link reads CLIP's early, local tokens);
 * ``mask_layer0``: both;
 * ``mask_layer0_class``: both, and the simulated detector gives object-centric box embeddings
-  (:func:`clhoi.sandbox.probes.class_embeddings`) instead of pooled CLIP tokens.
+  (:func:`clhoi.sandbox.probes.class_embeddings`) instead of pooled CLIP tokens;
+* ``residual``: ``model.link_residual: true`` (the spatial link adds to the UPT head's pair features,
+  Eq. 2's query adds to ``I_s``);
+* ``epochs24``, ``residual_epochs24``: the demo's 12 training epochs doubled (its learning-rate steps
+  scale with them), without and with ``link_residual``.
 
 Usage::
 
@@ -31,12 +35,15 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-VARIANTS: dict[str, tuple[dict[str, Any], str]] = {
+VARIANTS: dict[str, tuple[Any, ...]] = {  # model overrides, box embeddings[, DemoSettings overrides]
     "default": ({}, "pooled"),
     "mask": ({"visual_union_guidance": "mask"}, "pooled"),
     "layer0": ({"visual_feature_layer": 0}, "pooled"),
     "mask_layer0": ({"visual_union_guidance": "mask", "visual_feature_layer": 0}, "pooled"),
     "mask_layer0_class": ({"visual_union_guidance": "mask", "visual_feature_layer": 0}, "class"),
+    "residual": ({"link_residual": True}, "pooled"),
+    "epochs24": ({}, "pooled", {"epochs": 24}),
+    "residual_epochs24": ({"link_residual": True}, "pooled", {"epochs": 24}),
 }
 
 
@@ -50,8 +57,8 @@ def run(variant: str, ablation: str, seed: int, out: Path, cache: Path) -> dict[
         import shutil
 
         shutil.rmtree(d)  # an interrupted run
-    overrides, boxes = VARIANTS[variant]
-    run_demo(DemoSettings(seed=seed), d, cache, ablation=None if ablation == "main" else ablation, progress=False,
+    overrides, boxes, *settings = VARIANTS[variant]
+    run_demo(DemoSettings(seed=seed, **(settings[0] if settings else {})), d, cache, ablation=None if ablation == "main" else ablation, progress=False,
              model_overrides=overrides, box_embeddings=boxes, echo=lambda s: None)
     return json.loads((d / "results.json").read_text())
 

@@ -66,6 +66,11 @@ class ModelConfig:
             ``b_u`` masked) or ``bias`` (a learned negative bias on them); see
             docs/paper_map.md. Default ``none``: unchanged from earlier checkpoints.
         use_context: context cognition (Eq. 4); needs ``use_vlt``.
+        link_residual: each link adds to the features it receives instead of
+            re-mapping them: ``I_s = base + MLP(...)`` over the UPT head's pair
+            features, ``I_v0 = I_s + MLP(I_s, PE(c_u))`` (the paper writes the
+            MLPs alone; Eq. 3-4's attention blocks are residual either way).
+            See docs/paper_map.md. Default ``False``: unchanged from earlier checkpoints.
         freeze_clip: keep the CLIP encoders frozen (the paper's setting).
         freeze_qformer: keep the Q-Former frozen (adapters and context queries
             are trained either way).
@@ -116,6 +121,7 @@ class ModelConfig:
     use_visual: bool = True
     visual_union_guidance: str = "none"
     use_context: bool = True
+    link_residual: bool = False
     freeze_clip: bool = True
     freeze_qformer: bool = True
     learn_logit_scale: bool = True

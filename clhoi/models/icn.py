@@ -81,13 +81,15 @@ class SpatialCognition(nn.Module):
     ``base_dim`` is the width of the baseline's pair features (UPT head) fused
     into ``I_s``; 0 means no baseline features. With ``enabled=False`` there is
     no geometry and no self-attention: ``I_s`` is the baseline's pair feature
-    (UPT) or, without one, ``MLP(e_h, e_o)``.
+    (UPT) or, without one, ``MLP(e_h, e_o)``. ``residual`` (with ``base_dim``):
+    ``I_s = base + MLP(...)``, so the link starts from the baseline's features.
     """
 
     def __init__(self, dim: int, heads: int, num_layers: int, dropout: float, enabled: bool = True,
-                 base_dim: int = 0) -> None:
+                 base_dim: int = 0, residual: bool = False) -> None:
         super().__init__()
         self.enabled = enabled
+        self.residual = residual and base_dim > 0
         self.dim = dim
         self.base_dim = base_dim
         if enabled:
@@ -116,7 +118,8 @@ class SpatialCognition(nn.Module):
         geometry = pair_features(bh.flatten(0, 1), bo.flatten(0, 1)).view(*pair_h.shape, -1)  # [B, M, 36]
         s = self.spatial_prior(geometry)  # S
         parts = [_gather(x, pair_h), _gather(x, pair_o), s] + ([base] if base is not None else [])
-        return self.fuse(torch.cat(parts, -1))  # I_s
+        i_s = self.fuse(torch.cat(parts, -1))  # I_s
+        return base + i_s if self.residual else i_s
 
 
 UNION_GUIDANCE = ("none", "mask", "bias")
@@ -146,16 +149,18 @@ class VisualCognition(nn.Module):
     ``guidance`` is how the union box ``b_u`` guides the attention besides ``PE(c_u)`` in the
     query: ``none`` (only that), ``mask`` (keys whose patch centre is outside ``b_u`` are
     masked) or ``bias`` (their logits get a learned per-head bias ``-softplus(w)``, ``w``
-    initialised to 2, i.e. about -2.1).
+    initialised to 2, i.e. about -2.1). ``residual``: ``I_v0 = I_s + MLP(I_s, PE(c_u))``.
     """
 
-    def __init__(self, dim: int, visual_dim: int, heads: int, dropout: float, guidance: str = "none") -> None:
+    def __init__(self, dim: int, visual_dim: int, heads: int, dropout: float, guidance: str = "none",
+                 residual: bool = False) -> None:
         super().__init__()
         if guidance not in UNION_GUIDANCE:
             raise ValueError(f"unknown visual union guidance {guidance!r}; valid: {', '.join(UNION_GUIDANCE)}")
         self.dim = dim
         self.heads = heads
         self.guidance = guidance
+        self.residual = residual
         self.query_mlp = mlp(2 * dim, dim, dim)
         self.block = CognitionBlock(dim, heads, kdim=visual_dim + dim, vdim=visual_dim, dropout=dropout)
         if guidance == "bias":
@@ -168,6 +173,8 @@ class VisualCognition(nn.Module):
         ``union [B, M, 4]`` (xyxy, [0, 1]) is needed when ``guidance`` is not ``none``.
         """
         i_v0 = self.query_mlp(torch.cat([i_s, sine_encoding(union_centre, self.dim // 2)], -1))  # Eq. 2
+        if self.residual:
+            i_v0 = i_s + i_v0
         pos = sine_encoding(patch_centres(grid, f_v.device), self.dim // 2).to(f_v.dtype)  # [L, H]
         keys = torch.cat([f_v, pos.expand(f_v.shape[0], -1, -1)], -1)  # Concat(f_v, PE), [B, L, D_v + H]
         if self.guidance == "none":
@@ -213,19 +220,21 @@ class InteractionCognitionNetwork(nn.Module):
         image_dim: width of the image features the UPT head pools (``baseline="upt"``).
         num_cooperative_layers: the UPT head's cooperative layers (UPT: 2).
         visual_guidance: how ``b_u`` guides Eq. 3 (:class:`VisualCognition`): none, mask, bias.
+        residual: the spatial link adds to the UPT head's pair features and Eq. 2's query adds
+            to ``I_s`` (``model.link_residual``).
     """
 
     def __init__(self, dim: int, visual_dim: int, context_dim: int, heads: int = 8, num_spatial_layers: int = 2,
                  dropout: float = 0.1, use_spatial: bool = True, use_visual: bool = True,
                  use_context: bool = True, baseline: str = "mlp", image_dim: int = 0,
-                 num_cooperative_layers: int = 2, visual_guidance: str = "none") -> None:
+                 num_cooperative_layers: int = 2, visual_guidance: str = "none", residual: bool = False) -> None:
         super().__init__()
         if baseline not in ("upt", "mlp"):
             raise ValueError(f"unknown baseline {baseline!r}; valid: upt, mlp")
         self.baseline = UPTHead(dim, image_dim, heads, num_cooperative_layers, dropout) if baseline == "upt" else None
         self.spatial = SpatialCognition(dim, heads, num_spatial_layers, dropout, enabled=use_spatial,
-                                        base_dim=dim if baseline == "upt" else 0)
-        self.visual = VisualCognition(dim, visual_dim, heads, dropout, visual_guidance) if use_visual else None
+                                        base_dim=dim if baseline == "upt" else 0, residual=residual)
+        self.visual = VisualCognition(dim, visual_dim, heads, dropout, visual_guidance, residual) if use_visual else None
         self.context = ContextCognition(dim, context_dim, heads, dropout) if use_context else None
 
     def forward(self, e: Tensor, boxes: Tensor, box_mask: Tensor, pair_h: Tensor, pair_o: Tensor,
