@@ -16,6 +16,10 @@ Variants (each changes every row of the ablation):
   Eq. 2's query adds to ``I_s``);
 * ``epochs24``, ``residual_epochs24``: the demo's 12 training epochs doubled (its learning-rate steps
   scale with them), without and with ``link_residual``.
+* ``supervised``, ``supervised_class``: the chain's rows trained on the ground truth with the supervised
+  loss alone (pooled / object-centric box embeddings): what each row can learn when the labels say everything.
+* ``object_negatives``: ``loss.object_negatives: 2`` (two hard negative verbs per image for L_I2T, drawn from
+  the verbs the teacher pairs with the image's objects elsewhere).
 
 Usage::
 
@@ -35,7 +39,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-VARIANTS: dict[str, tuple[Any, ...]] = {  # model overrides, box embeddings[, DemoSettings overrides]
+VARIANTS: dict[str, tuple[Any, ...]] = {  # model overrides, box embeddings[, DemoSettings overrides[, run_demo kwargs]]
     "default": ({}, "pooled"),
     "mask": ({"visual_union_guidance": "mask"}, "pooled"),
     "layer0": ({"visual_feature_layer": 0}, "pooled"),
@@ -44,6 +48,9 @@ VARIANTS: dict[str, tuple[Any, ...]] = {  # model overrides, box embeddings[, De
     "residual": ({"link_residual": True}, "pooled"),
     "epochs24": ({}, "pooled", {"epochs": 24}),
     "residual_epochs24": ({"link_residual": True}, "pooled", {"epochs": 24}),
+    "supervised": ({}, "pooled", {}, {"chain_supervision": "full"}),
+    "supervised_class": ({}, "class", {}, {"chain_supervision": "full"}),
+    "object_negatives": ({}, "pooled", {}, {"loss_overrides": {"object_negatives": 2}}),
 }
 
 
@@ -57,9 +64,10 @@ def run(variant: str, ablation: str, seed: int, out: Path, cache: Path) -> dict[
         import shutil
 
         shutil.rmtree(d)  # an interrupted run
-    overrides, boxes, *settings = VARIANTS[variant]
-    run_demo(DemoSettings(seed=seed, **(settings[0] if settings else {})), d, cache, ablation=None if ablation == "main" else ablation, progress=False,
-             model_overrides=overrides, box_embeddings=boxes, echo=lambda s: None)
+    overrides, boxes, *rest = VARIANTS[variant]
+    settings, kwargs = (list(rest) + [{}, {}])[:2]
+    run_demo(DemoSettings(seed=seed, **settings), d, cache, ablation=None if ablation == "main" else ablation,
+             progress=False, model_overrides=overrides, box_embeddings=boxes, echo=lambda s: None, **kwargs)
     return json.loads((d / "results.json").read_text())
 
 

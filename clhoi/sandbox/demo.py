@@ -117,12 +117,15 @@ the demo) or ``class`` (object-centric, :func:`clhoi.sandbox.probes.class_embedd
 def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "runs/demo",
              cache_dir: str | Path | None = None, ablation: str | None = None,
              echo: Callable[[str], None] = print, progress: bool = True,
-             model_overrides: dict[str, Any] | None = None, box_embeddings: str = "pooled") -> DemoResult:
+             model_overrides: dict[str, Any] | None = None, box_embeddings: str = "pooled",
+             chain_supervision: str = "annotation_free", loss_overrides: dict[str, Any] | None = None) -> DemoResult:
     """Run the demo (or an ablation grid) and write ``results.json`` into ``output_dir``.
 
     ``model_overrides`` (``ModelConfig`` fields, e.g. ``{"visual_union_guidance": "mask"}``) and
     ``box_embeddings="class"`` measure variants of every row (``benchmarks/demo_options.py``);
-    ``clhoi demo`` runs the defaults.
+    ``clhoi demo`` runs the defaults. ``chain_supervision="full"`` trains the chain's rows on the
+    ground truth with the supervised loss alone (a diagnostic: what each row can learn when the
+    labels say everything). ``loss_overrides`` (``LossConfig`` fields) apply to every annotation-free row.
 
     Raises:
         ValueError: an unknown ablation, or an ``output_dir`` that holds a previous run.
@@ -134,9 +137,12 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
 
     if ablation is not None and ablation not in ABLATIONS:
         raise ValueError(f"unknown ablation {ablation!r}; valid: {', '.join(ABLATIONS)}")
+    if chain_supervision not in ("annotation_free", "full"):
+        raise ValueError(f"unknown chain supervision {chain_supervision!r}; valid: annotation_free, full")
     if box_embeddings not in BOX_EMBEDDINGS:
         raise ValueError(f"unknown box embeddings {box_embeddings!r}; valid: {', '.join(BOX_EMBEDDINGS)}")
     extra = dict(model_overrides or {})
+    lextra = dict(loss_overrides or {})
     out = Path(output_dir)
     if (out / "results.json").exists() or any((out / m / "checkpoint").exists() for m in ("annotation_free", "random_init")):
         raise ValueError(f"{out} holds a previous demo run; remove it or pass another --output")
@@ -196,20 +202,22 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
     if ablation is None:
         results["random_init"] = train_eval("random_init", experiment(inputs, out / "random_init", epochs=0, **common))
         results["annotation_free"] = train_eval(
-            "annotation_free", experiment(inputs, out / "annotation_free", "annotation_free", epochs=s.epochs, **common))
+            "annotation_free", experiment(inputs, out / "annotation_free", "annotation_free", epochs=s.epochs,
+                                         loss=replace(LossConfig(), **lextra), **common))
         results["supervised"] = train_eval(
             "supervised", experiment(inputs, out / "supervised", "full", epochs=s.epochs, **common))
     elif ablation == "chain":
         chain_common = {k: v for k, v in common.items() if k != "model"}
+        supervised = LossConfig(context=0, i2t=0, t2i=0, soft_relation=0, supervised=1)
         for i, (label, switches, weights) in enumerate(chain_rows()):
-            cfg = experiment(inputs, out / f"chain{i}", "annotation_free", epochs=s.epochs,
-                             model=sandbox_model_config(**{**extra, **switches}), loss=replace(LossConfig(), **weights),
-                             **chain_common)
+            loss = supervised if chain_supervision == "full" else replace(LossConfig(), **{**lextra, **weights})
+            cfg = experiment(inputs, out / f"chain{i}", chain_supervision, epochs=s.epochs,
+                             model=sandbox_model_config(**{**extra, **switches}), loss=loss, **chain_common)
             results[label] = train_eval(f"chain{i}: {label}", cfg)
     else:
         for i, (label, weights) in enumerate(loss_rows()):
             cfg = experiment(inputs, out / f"losses{i}", "annotation_free", epochs=s.epochs,
-                             loss=replace(LossConfig(), **weights), **common)
+                             loss=replace(LossConfig(), **{**lextra, **weights}), **common)
             results[label] = train_eval(f"losses{i}: {label}", cfg)
 
     scores = {k: v["scores"] for k, v in results.items()}
@@ -217,8 +225,10 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
     if ablation is None and s.num_images > 0:
         images = draw_examples(world, results["annotation_free"]["predictions"], out / "predictions", s.num_images)
     result = DemoResult(scores, seconds, out, images,
-                        extra={"model_overrides": extra, "box_embeddings": box_embeddings} if extra or
-                        box_embeddings != "pooled" else {})
+                        extra={"model_overrides": extra, "box_embeddings": box_embeddings,
+                               "chain_supervision": chain_supervision, "loss_overrides": lextra}
+                        if extra or lextra or box_embeddings != "pooled" or chain_supervision != "annotation_free"
+                        else {})
     seconds["total"] = sum(v for k, v in seconds.items())
     (out / "results.json").write_text(json.dumps(result.to_dict(s), indent=2), encoding="utf-8")
     echo(format_table(scores, "model" if ablation is None else ablation))

@@ -20,11 +20,12 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from clhoi import vocab
-from clhoi.structures import InteractionPair
+from clhoi.structures import InteractionPair, LabelRecord
 from clhoi.teacher.normalize import HUMAN_WORDS, action_verbs, clean_words, make_pairs, verb_lemma
 from clhoi.teacher.rules import caption_pairs
 
@@ -202,12 +203,48 @@ def draw_negatives(
         dictionary: the verbs to draw from; default :func:`clhoi.vocab.negative_verbs`.
     """
     rng = rng if isinstance(rng, random.Random) else random.Random(rng)
+    banned = _banned(positives)
+    pool = [v for v in (dictionary if dictionary is not None else vocab.negative_verbs()) if v not in banned]
+    pool = list(dict.fromkeys(pool))
+    return rng.sample(pool, min(k, len(pool)))
+
+
+def _banned(positives: Iterable[str]) -> set[str]:
     banned: set[str] = set()
     for verb in positives:
         banned.add(verb)
         words = verb.split()
         if words:
             banned.update((words[0], verb_lemma(words[0])))
-    pool = [v for v in (dictionary if dictionary is not None else vocab.negative_verbs()) if v not in banned]
-    pool = list(dict.fromkeys(pool))
-    return rng.sample(pool, min(k, len(pool)))
+    return banned
+
+
+def add_object_negatives(records: Sequence[LabelRecord], k: int, seed: int = 0) -> list[LabelRecord]:
+    """Records whose negatives gain up to ``k`` verbs the teacher used with the same objects elsewhere.
+
+    For each ``ok`` record, the pool is every verb that any ``ok`` record of ``records`` pairs
+    with one of this record's objects (COCO name, else the raw object), less this record's
+    positives (and their head words, as :func:`draw_negatives`) and its negatives. ``k`` of them
+    are drawn with a per-image seed (:func:`image_seed` of ``seed`` and the image), so order
+    and sharding change nothing. Other records come back unchanged. Not in the paper: a hard
+    negative for L_I2T ("hold" for an image where the teacher says "read book"), because two
+    verbs drawn from 75 rarely name the verbs an object is confused with.
+    """
+    if k <= 0:
+        return list(records)
+    by_object: dict[str, set[str]] = {}
+    for rec in records:
+        if rec.status == "ok":
+            for p in rec.pairs:
+                by_object.setdefault(p.coco or p.object, set()).add(p.verb)
+    out = []
+    for rec in records:
+        if rec.status != "ok" or not rec.pairs:
+            out.append(rec)
+            continue
+        skip = _banned(rec.verbs) | set(rec.negatives)
+        pool = sorted({v for p in rec.pairs for v in by_object.get(p.coco or p.object, ())} - skip)
+        rng = random.Random(image_seed(seed, "object-negatives:" + rec.image))
+        extra = rng.sample(pool, min(k, len(pool)))
+        out.append(replace(rec, negatives=list(rec.negatives) + extra) if extra else rec)
+    return out
