@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from itertools import chain
 from operator import itemgetter
 from dataclasses import dataclass
@@ -103,23 +104,29 @@ def _floats(values: list, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _flat_numbers(values: list, shape: tuple[int, ...]) -> np.ndarray | None:
-    """``np.array(values, dtype=np.float64)`` for nested lists (or tuples) of exactly ``shape``, made from
-    the flat list of their elements (several times faster: NumPy converts each element the same way,
-    ``None`` to NaN included); ``None`` when the nesting is not exactly ``shape``."""
+    """``np.array(values, dtype=np.float64)`` for nested lists (or tuples) of exactly ``shape``, read from
+    their elements in order (several times faster: ``np.fromiter`` converts each element as ``np.array``
+    does, ``None`` to NaN included, in one pass and without a flat list); ``None`` when the nesting is not
+    exactly ``shape`` or an element is not a number (a sequence, ...)."""
     level = values
     if len(level) != shape[0]:
         return None
-    for n in shape[1:]:
+    items: Any = level
+    for k, n in enumerate(shape[1:]):
         if not level or not set(map(type, level)) <= {list, tuple}:  # NumPy reads [] as shape (0,) only
             return None
         if set(map(len, level)) != {n}:
             return None
-        level = list(chain.from_iterable(level))
+        items = chain.from_iterable(level)
+        if k < len(shape) - 2:
+            level = list(items)
     try:
-        flat = np.array(level, dtype=np.float64)
-    except (ValueError, TypeError):
+        with warnings.catch_warnings():  # NumPy 1.25-1.26 read an array of size 1 as a number here, with
+            warnings.simplefilter("error", DeprecationWarning)  # this warning; np.array keeps it a level
+            flat = np.fromiter(items, dtype=np.float64, count=math.prod(shape))
+    except (ValueError, TypeError, OverflowError, DeprecationWarning):
         return None
-    return flat.reshape(shape) if flat.shape == (len(level),) else None
+    return flat.reshape(shape)
 
 
 def _fast_official(records: Sequence[dict], images: dict[str, int], by_id: dict[int, int], where: str) -> AgentDetections | None:

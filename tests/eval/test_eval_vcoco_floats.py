@@ -1,4 +1,5 @@
-"""V-COCO detection records: the flat reading of nested number lists equals np.array(values, float64)."""
+"""V-COCO detection records: the flat reading of nested number lists (np.fromiter over their elements) equals
+np.array(values, float64)."""
 
 import numpy as np
 import pytest
@@ -12,6 +13,11 @@ from clhoi.eval.vcoco_detections import _floats
     ([[[1, 2], [3, 4]]], (1, 2, 2)), (["1", 2], (2,)), ([[1, 2], [3, 4]], (2, 3)), ([1e308, -0.0, 2**60], (3,)),
     ([[1, 2], [3, 4]], (4,)), ([[1, 2, 3, 4]], (2, 2)), ([1, 2, 3, 4], (2, 2)), ([["ab", "cd"]], (1, 2, 2)),
     ([[[]]], (1, 1, 0)), ([[1, [2]], [3, 4]], (2, 2)),
+    ([[1, None, True, "2.5"], [2**70, -0.0, False, 0.1]], (2, 4)), ([[[1, 2], [3, 4]], [[5, None], (7, 8)]], (2, 2, 2)),
+    ([[[1, 2], [3, 4]], [[5, 6], [7]]], (2, 2, 2)), ([[np.array([1.0]), 2.0]], (1, 2)),
+    ([[np.float32(0.1), np.array(2.0)]], (1, 2)),
+    ([["12", "34"]], (1, 2)), ([[{"a": 1}, 2]], (1, 2)), ([[1, 2], [3, (4,)]], (2, 2)), ([np.array([1.0]), 2.0], (2,)),
+    ([[b"1", 2]], (1, 2)), ([[1, "x"]], (1, 2)),
 ])
 def test_floats_is_np_array_of_the_shape(values, shape):
     try:
