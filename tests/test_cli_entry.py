@@ -2,6 +2,7 @@
 writes and exits exactly as the typer command does; every other command line goes to typer."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,40 @@ def test_the_fast_path_imports_no_command_line_framework(predictions):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "exit 0 []" in done.stdout, done.stdout
+
+
+def test_exit_now_runs_atexit_flushes_the_streams_and_keeps_the_exit_code():
+    code = ("import atexit, sys\nfrom clhoi.__main__ import exit_now\n"
+            "atexit.register(lambda: print('atexit ran'))\n"
+            "sys.stdout.write('buffered ' * 3)\nsys.stderr.write('on stderr')\nexit_now(3)\nprint('not reached')")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout to a pipe: block-buffered
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (3, "buffered buffered buffered atexit ran\n", "on stderr")
+
+
+def test_exit_now_leaves_a_failed_flush_to_the_ordinary_exit():
+    code = ("import sys\nfrom clhoi.__main__ import exit_now\n"
+            "class Closed:\n    def write(self, s):\n        return len(s)\n"
+            "    def flush(self):\n        raise BrokenPipeError(32, 'Broken pipe')\n"
+            "sys.stdout = Closed()\nexit_now(0)\nprint('returned', file=sys.stderr)\nsys.exit(4)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.stderr.startswith("returned\n") and "BrokenPipeError" in done.stderr  # reported by Python's exit
+    assert done.returncode == 120  # Python's own exit status when flushing stdout fails at exit
+
+
+def test_run_evaluation_keeps_the_parsed_records_only_when_asked(tmp_path, monkeypatch):
+    sys.path.insert(0, str(ROOT / "tests" / "eval"))
+    from vcoco_official_case import make_case, write_files
+
+    import clhoi.eval.run as run
+
+    paths = write_files(make_case(3, num_images=20, dets_per_image=(2, 5)), tmp_path)
+    args = ("vcoco", paths["detections"], paths["vcoco"], paths["instances"])
+    assert run._KEPT_UNTIL_EXIT is None
+    plain = run.run_evaluation(*args).result.to_dict()
+    monkeypatch.setattr(run, "_KEPT_UNTIL_EXIT", None)
+    run.keep_inputs_until_exit()
+    kept = run.run_evaluation(*args).result.to_dict()
+    assert kept == plain and len(run._KEPT_UNTIL_EXIT) == 1
+    assert run._KEPT_UNTIL_EXIT[0] == json.loads(Path(paths["detections"]).read_text())
