@@ -344,19 +344,58 @@ def evaluate_files(
     return run_evaluation(dataset, predictions, annotations, coco_instances, out, image_labels).result
 
 
+def _table_content(result: Any) -> tuple[str, str, list[tuple[str, str]], list[tuple[str, ...]]]:
+    """What :func:`metrics_table` shows: ``(title, caption, [(column, justify)], rows)``; a HICO-DET table for a
+    :class:`HICODetResult`, else V-COCO's."""
+    import sys
+
+    hicodet = sys.modules.get("clhoi.eval.hicodet")  # loaded wherever such a result exists
+    if hicodet is not None and isinstance(result, hicodet.HICODetResult):
+        columns = [(col, "left" if col == "setting" else "right") for col in ("setting", "Full", "Rare", "Non-rare")]
+        rows = [(name, *(f"{100 * v:.2f}" for v in (s.full, s.rare, s.non_rare)))
+                for name, s in (("Default", result.default), ("Known-Object", result.known_object))]
+        return "HICO-DET mAP (%)", f"{result.num_images} images, {result.num_triplets} triplets", columns, rows
+    rows = [(name, f"{100 * v:.2f}") for name, v in (("AP_role scenario 1", result.role_map_scenario_1),
+                                                     ("AP_role scenario 2", result.role_map_scenario_2),
+                                                     ("AP_agent", result.agent_map))]
+    caption = f"{result.num_images} images, {result.num_triplets} predictions (triplets or detection records)"
+    return "V-COCO AP (%)", caption, [("metric", "left"), ("AP", "right")], rows
+
+
+def _centred_lines(text: str, width: int) -> list[str] | None:
+    """``text`` as rich wraps and centres a table's title or caption at ``width`` (words on a line while they
+    fit, each line centred); ``None`` unless the text is printable ASCII words (one space between them, none
+    at either end) that each fit in ``width``: rich folds longer words, we leave that to it."""
+    words = text.split(" ")
+    if not text.isascii() or not text.isprintable() or any(not w or len(w) > width for w in words):
+        return None
+    lines = [words[0]]
+    for word in words[1:]:
+        if len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    out = []
+    for line in lines:
+        left = (width - len(line)) // 2
+        out.append(" " * left + line + " " * (width - len(line) - left))
+    return out
+
+
 def plain_metrics_text(result: Any, stream: Any) -> str | None:
     """The text ``rich.console.Console().print(metrics_table(result))`` writes to ``stream``, in the plain case:
-    a HICO-DET result, ``stream`` not a terminal (so no styles) and UTF-8, no ``FORCE_COLOR`` /
-    ``TTY_COMPATIBLE``, not Windows, and a console width (rich's rule: the first standard stream that is a
-    terminal, else 80; ``COLUMNS`` wins) that fits the table and its title and caption on one line each.
-    ``None`` otherwise: then rich prints it (``tests/eval/test_eval_plain_table.py`` compares the two).
+    a HICO-DET or V-COCO result, ``stream`` not a terminal (so no styles) and UTF-8, no ``FORCE_COLOR`` /
+    ``TTY_COMPATIBLE``, not Windows, a console width (rich's rule: the first standard stream that is a
+    terminal, else 80; ``COLUMNS`` wins) that fits the table, and a title and caption whose words each fit
+    on one of its lines (rich wraps them there, centred). ``None`` otherwise: then rich prints it
+    (``tests/eval/test_eval_plain_table.py`` compares the two).
     """
     import os
     import sys
 
-    from clhoi.eval.hicodet import HICODetResult
-
-    if not isinstance(result, HICODetResult) or sys.platform == "win32":
+    hicodet, vcoco = sys.modules.get("clhoi.eval.hicodet"), sys.modules.get("clhoi.eval.vcoco")
+    if not ((hicodet is not None and isinstance(result, hicodet.HICODetResult))
+            or (vcoco is not None and isinstance(result, vcoco.VCOCOResult))) or sys.platform == "win32":
         return None
     if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
         return None
@@ -376,29 +415,26 @@ def plain_metrics_text(result: Any, stream: Any) -> str | None:
     if columns is not None and columns.isdigit():
         width = int(columns)
     width = width or 80
-    header = ("setting", "Full", "Rare", "Non-rare")
-    rows = [(name, *(f"{100 * v:.2f}" for v in (s.full, s.rare, s.non_rare)))
-            for name, s in (("Default", result.default), ("Known-Object", result.known_object))]
-    cols = [max(len(r[k]) for r in (header, *rows)) for k in range(4)]
+    title, caption, spec, rows = _table_content(result)
+    header = tuple(name for name, _ in spec)
+    cols = [max(len(r[k]) for r in (header, *rows)) for k in range(len(spec))]
     table_width = sum(cols) + 3 * len(cols) + 1
-    title = "HICO-DET mAP (%)"
-    caption = f"{result.num_images} images, {result.num_triplets} triplets"
-    if table_width > width or len(title) > table_width or len(caption) > table_width:
+    if table_width > width:
+        return None
+    title_lines, caption_lines = _centred_lines(title, table_width), _centred_lines(caption, table_width)
+    if title_lines is None or caption_lines is None:
         return None
 
-    def centred(text: str) -> str:
-        left = (table_width - len(text)) // 2
-        return " " * left + text + " " * (table_width - len(text) - left)
-
     def line(cells: tuple[str, ...], bar: str) -> str:
-        parts = [f" {c.ljust(w) if k == 0 else c.rjust(w)} " for k, (c, w) in enumerate(zip(cells, cols))]
+        parts = [f" {c.ljust(w) if justify == 'left' else c.rjust(w)} "
+                 for c, w, (_, justify) in zip(cells, cols, spec)]
         return bar + bar.join(parts) + bar
 
     def rule(left: str, fill: str, mid: str, right: str) -> str:
         return left + mid.join(fill * (w + 2) for w in cols) + right
 
-    lines = [centred(title), rule("┏", "━", "┳", "┓"), line(header, "┃"), rule("┡", "━", "╇", "┩"),
-             *(line(r, "│") for r in rows), rule("└", "─", "┴", "┘"), centred(caption)]
+    lines = [*title_lines, rule("┏", "━", "┳", "┓"), line(header, "┃"), rule("┡", "━", "╇", "┩"),
+             *(line(r, "│") for r in rows), rule("└", "─", "┴", "┘"), *caption_lines]
     return "\n".join(lines) + "\n"
 
 
@@ -406,20 +442,10 @@ def metrics_table(result: HICODetResult | VCOCOResult) -> Table:
     """The headline numbers as a rich table (percent)."""
     from rich.table import Table
 
-    from clhoi.eval.hicodet import HICODetResult
-
-    if isinstance(result, HICODetResult):
-        table = Table(title="HICO-DET mAP (%)", caption=f"{result.num_images} images, {result.num_triplets} triplets")
-        for col in ("setting", "Full", "Rare", "Non-rare"):
-            table.add_column(col, justify="left" if col == "setting" else "right")
-        for name, s in (("Default", result.default), ("Known-Object", result.known_object)):
-            table.add_row(name, *(f"{100 * v:.2f}" for v in (s.full, s.rare, s.non_rare)))
-        return table
-    table = Table(title="V-COCO AP (%)",
-                  caption=f"{result.num_images} images, {result.num_triplets} predictions (triplets or detection records)")
-    table.add_column("metric")
-    table.add_column("AP", justify="right")
-    for name, v in (("AP_role scenario 1", result.role_map_scenario_1),
-                    ("AP_role scenario 2", result.role_map_scenario_2), ("AP_agent", result.agent_map)):
-        table.add_row(name, f"{100 * v:.2f}")
+    title, caption, columns, rows = _table_content(result)
+    table = Table(title=title, caption=caption)
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
+    for row in rows:
+        table.add_row(*row)
     return table

@@ -1,4 +1,4 @@
-"""`clhoi evaluate` prints the HICO-DET table without rich when it can: the very text rich prints."""
+"""`clhoi evaluate` prints the HICO-DET and V-COCO tables without rich when it can: the very text rich prints."""
 
 import io
 import sys
@@ -8,6 +8,8 @@ import pytest
 from rich.console import Console
 
 from clhoi.eval.hicodet import HICODetResult, SettingResult
+from clhoi.eval.run import _centred_lines
+from clhoi.eval.vcoco import VCOCOResult
 from clhoi.eval.run import metrics_table, plain_metrics_text
 
 
@@ -70,4 +72,47 @@ def test_terminals_colours_and_other_encodings_are_left_to_rich(monkeypatch):
     monkeypatch.delenv("FORCE_COLOR")
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
     assert plain_metrics_text(result, Stream()) is None
-    assert plain_metrics_text(object(), Stream()) is None  # V-COCO: rich prints it
+    assert plain_metrics_text(object(), Stream()) is None  # not a result of ours: rich prints it
+
+
+def _vcoco(rng, images, records):
+    v = rng.choice([0.0, 1.0, rng.random(), rng.random() / 10, 0.99999, 0.004999, np.nan], 3)
+    return VCOCOResult(np.zeros(26), np.zeros(29), np.zeros(29), np.zeros(26, int), v[0], v[1], v[2], images, records)
+
+
+@pytest.mark.parametrize("width", [20, 27, 28, 29, 30, 31, 35, 44, 80, 200])
+def test_the_plain_v_coco_text_is_what_rich_prints(monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    rng = np.random.default_rng(width)
+    seen = 0
+    for images, records in ((1000, 9888), (4946, 1), (1, 0), (12, 3 * 10**6), (10**30, 10**30), (10**40, 10**5)):
+        for _ in range(3):
+            result = _vcoco(rng, images, records)
+            text = plain_metrics_text(result, Stream())
+            if text is not None:
+                seen += 1
+                assert text == _rich(result, width)
+    if width >= 31:  # the widest table (an AP of 100.00)
+        assert seen >= 12  # wrapped captions included: the usual results are printed without rich
+    if width <= 27:  # narrower than any V-COCO table (three APs of 'nan': 28 columns): rich wraps it
+        assert seen == 0
+
+
+@pytest.mark.parametrize("width", [1, 5, 8, 9, 10, 13, 30, 61, 80])
+def test_centred_lines_wrap_as_rich_does(width):
+    from rich.console import Console
+    from rich.text import Text
+
+    for text in ("1000 images, 9888 predictions (triplets or detection records)", "a bb ccc dddd eeeee ffffff",
+                 "V-COCO AP (%)", "x", "ab cd"):
+        lines = _centred_lines(text, width)
+        if lines is None:
+            assert max(map(len, text.split(" "))) > width
+            continue
+        out = Stream()
+        Console(file=out, width=width).print(Text(text), justify="center")  # as rich prints a table's caption
+        assert "\n".join(lines) + "\n" == out.getvalue()
+    assert _centred_lines("two  spaces", 80) is None and _centred_lines(" lead", 80) is None
+    assert _centred_lines("caf\u00e9", 80) is None
