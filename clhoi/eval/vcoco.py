@@ -179,7 +179,8 @@ class VCOCOEvaluator:
         """Match agents and roles and compute the APs."""
         d = from_triplets(self._collector.arrays(), self._action_of, self._has_role)
         for extra in self._official:
-            both = np.intersect1d(d.image, extra.image)
+            # (np.unique, under intersect1d, imports numpy.ma in NumPy 2: 0.01 s; no triplets, nothing shared)
+            both = np.intersect1d(d.image, extra.image) if d.image.size else d.image
             if both.size:
                 name = next(n for n, i in self._collector.index.items() if i == both[0])
                 raise ValueError(f"{name}: has both triplet predictions and official detection records; give one form")

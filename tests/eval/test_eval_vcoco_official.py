@@ -93,14 +93,15 @@ def test_clhoi_evaluate_vcoco_official_files_import_neither_torch_nor_transforme
     import sys
 
     paths = write_files(make_case(3, num_images=20, dets_per_image=(2, 5)), tmp_path)
-    code = ("import sys\nfrom clhoi.cli import app\n"
+    code = ("import sys\nimport numpy\nma_at_import = 'numpy.ma' in sys.modules\nfrom clhoi.cli import app\n"
             "try:\n    app(['evaluate', '--dataset', 'vcoco', '--annotations', sys.argv[1], '--coco-instances', sys.argv[2],"
             " '--predictions', sys.argv[3], '--out', sys.argv[4]])\n"
             "except SystemExit as e:\n    assert not e.code, e.code\n"
-            "print('modules:', sorted(m for m in ('torch', 'transformers', 'torchvision') if m in sys.modules))")
+            "print('modules:', sorted(m for m in ('torch', 'transformers', 'torchvision') if m in sys.modules))\n"
+            "print('numpy.ma:', 'numpy.ma' in sys.modules and not ma_at_import)")  # NumPy 1.x imports it with numpy
     done = subprocess.run([sys.executable, "-c", code, paths["vcoco"], paths["instances"], paths["detections"],
                            str(tmp_path / "m.json")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "modules: []" in done.stdout, done.stdout
+    assert "modules: []" in done.stdout and "numpy.ma: False" in done.stdout, done.stdout
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["dataset"] == "vcoco" and len(metrics["agent"]) == 26 and metrics["agent_mAP"] > 0
