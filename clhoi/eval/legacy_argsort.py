@@ -21,6 +21,11 @@ are all distinct: there the result does not depend on the algorithm. A range who
 are all equal is finished at once: quicksort moves equal values by position only, so the
 permutation it makes of them depends on the length alone (:func:`equal_order`).
 
+Where NumPy sorts 16-bit values with that same generic introsort (NumPy 2.4 does: no SIMD for
+them), the replay is not needed: ``argsort`` of the dense ranks of the values, as ``int16``,
+makes the same comparisons and so the same permutation (:func:`native_is_numpy_1` checks it once
+per process against the replay; :func:`segmented_argsort` uses it for segments of more than 16).
+
 The behaviour was checked against NumPy 1.23.5 on random arrays full of ties
 (``tests/eval/test_eval_vcoco_official.py`` holds recorded permutations).
 """
@@ -101,8 +106,56 @@ def _tied_blocks(key: np.ndarray, block: np.ndarray, num_blocks: int, label: np.
     return np.bincount(c[1:][mixed] >> 41, minlength=num_blocks) > 0
 
 
+@lru_cache(maxsize=None)
+def native_is_numpy_1() -> bool:
+    """This NumPy's ``argsort`` of ``int16`` arrays is NumPy 1.x's introsort: checked once, against the replay.
+
+    NumPy 2 sorts 32- and 64-bit values with SIMD libraries where the CPU has them, but (as
+    NumPy 1.x did for every type) 16-bit values with the generic introsort, whose every move
+    depends only on how elements compare. So ``argsort`` of the dense ranks of some float32
+    values, as ``int16``, is NumPy 1.x's ``argsort`` of those values. In case a NumPy sorts
+    16-bit values some other way, this compares it with the replay (``native=False``) on
+    arrays full of ties (a few ms); where they differ, the replay is used.
+    """
+    grid = (np.arange(700, dtype=np.int64) * 7919 % 997 % 9).astype(np.float32)  # ties of 9 values
+    grid[::7] = np.arange(100, dtype=np.float32) / 7  # and some distinct values
+    cases = [grid, grid[:17], grid[:40], grid[:300] % 2, np.zeros(200, np.float32)]
+    values = np.concatenate(cases)
+    ends = np.cumsum([c.size for c in cases])
+    want = segmented_argsort(values, ends - [c.size for c in cases], ends, native=False)
+    try:
+        for c, s in zip(cases, (ends - [c.size for c in cases]).tolist()):
+            ranks = np.unique(c, return_inverse=True)[1].reshape(-1).astype(np.int16)
+            if not np.array_equal(np.argsort(ranks), want[s:s + c.size] - s):
+                return False
+    except Exception:  # noqa: BLE001 - anything unexpected: the replay
+        return False
+    return True
+
+
+def _native_ranges(key: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.ndarray) -> bool:
+    """``out[s:e] = s + argsort`` of every range ``[s, e)`` by NumPy's own ``argsort`` of the dense ranks of its
+    keys as ``int16`` (see :func:`native_is_numpy_1`); ``False`` (``out`` unchanged) when a range has more
+    distinct values than ``int16`` holds."""
+    if not starts.size:
+        return True
+    n = ends - starts
+    off = np.cumsum(n) - n
+    seg = np.repeat(np.arange(n.size, dtype=np.int64), n)
+    pos = np.arange(int(n.sum()), dtype=np.int64) + np.repeat(starts - off, n)
+    inv = np.unique(_combined(key[pos], seg), return_inverse=True)[1].reshape(-1)  # ranks by (range, key)
+    ranks = inv - np.repeat(np.minimum.reduceat(inv, off), n)  # dense ranks within each range
+    if ranks.max(initial=0) > np.iinfo(np.int16).max:
+        return False
+    ranks = ranks.astype(np.int16)
+    for s, o, m in zip(starts.tolist(), off.tolist(), n.tolist()):
+        out[s:s + m] = s + np.argsort(ranks[o:o + m])
+    return True
+
+
 def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                      labels: np.ndarray | None = None, *, equal_ranges: bool = True) -> np.ndarray:
+                      labels: np.ndarray | None = None, *, equal_ranges: bool = True,
+                      native: bool = True) -> np.ndarray:
     """NumPy 1.x ``values[s:e].argsort()`` for every segment ``[s, e)``, all at once.
 
     Args:
@@ -115,6 +168,9 @@ def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
             positives, that is the same result, and ranges without such ties are not replayed).
         equal_ranges: finish a range of equal values at once with :func:`equal_order`; ``False``
             partitions it level by level (the reference the shortcut is tested against).
+        native: sort the segments of more than 16 values with NumPy's own ``argsort`` of their ranks
+            as ``int16`` where that is NumPy 1.x's algorithm (:func:`native_is_numpy_1`; the whole
+            permutation, also among equal labels); ``False``: replay every segment.
 
     Returns:
         ``[N]`` int64 ``p`` with ``p[s:e] = s + values[s:e].argsort()`` as NumPy 1.23 computes
@@ -123,9 +179,16 @@ def segmented_argsort(values: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     values = np.asarray(values, dtype=np.float32)
     n_all = values.size
     key = _sort_key(values)
-    idx = np.arange(n_all, dtype=np.int64)  # idx[pos]: the element at position pos
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
+    if native and native_is_numpy_1():
+        big = ends - starts > SMALL + 1
+        if big.any():
+            out = (np.arange(n_all, dtype=np.int64) if big.all()  # the rest: insertion sorts, never replayed
+                   else segmented_argsort(values, starts[~big], ends[~big], native=False))
+            if _native_ranges(key, starts[big], ends[big], out):
+                return out
+    idx = np.arange(n_all, dtype=np.int64)  # idx[pos]: the element at position pos
     # block[pos]: the range a position belongs to when the replay stops (its start); final sort is by
     # (block, key, current position): insertion sort / any sort of distinct keys, ranges kept in place
     block = np.arange(n_all, dtype=np.int64)

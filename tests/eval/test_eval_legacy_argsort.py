@@ -1,4 +1,5 @@
-"""The NumPy 1.x argsort replay: its shortcut for ranges of equal values against the level-by-level replay.
+"""The NumPy 1.x argsort replay: its shortcut for ranges of equal values against the level-by-level replay,
+and NumPy's own argsort of int16 ranks (the native path) against the replay.
 
 The replay itself is checked against recorded NumPy 1.23.5 permutations in
 ``test_eval_vcoco_official.py``; here the shortcut (:func:`equal_order`) is checked
@@ -9,7 +10,8 @@ import hashlib
 
 import numpy as np
 
-from clhoi.eval.legacy_argsort import equal_order, segmented_argsort
+from clhoi.eval import legacy_argsort
+from clhoi.eval.legacy_argsort import equal_order, native_is_numpy_1, segmented_argsort
 
 # sha256 of NumPy 1.23.5's np.zeros(n, np.float32).argsort() as little-endian int64, n = 1..300, 1000, 4097
 # (recomputed with the side environment of tests/fixtures/vcoco_official/record_official.py)
@@ -46,9 +48,43 @@ def test_the_shortcut_gives_the_replay_s_permutation():
                                  for n in sizes])
         ends = np.cumsum(sizes)
         starts = ends - sizes
-        want = segmented_argsort(values, starts, ends, equal_ranges=False)
-        assert np.array_equal(segmented_argsort(values, starts, ends), want)
+        want = segmented_argsort(values, starts, ends, equal_ranges=False, native=False)
+        assert np.array_equal(segmented_argsort(values, starts, ends, native=False), want)
+        assert np.array_equal(segmented_argsort(values, starts, ends), want)  # the native path
         # with labels: the same labels in sorted order
         labels = rng.integers(0, 4, values.size)
         got = segmented_argsort(values, starts, ends, labels)
         assert np.array_equal(values[got], values[want]) and np.array_equal(labels[got], labels[want])
+
+
+def test_numpy_s_own_int16_argsort_is_numpy_1_s_quicksort_here():
+    # NumPy 1.26-2.x sort 16-bit values with the generic introsort (no SIMD): the native path is taken
+    assert native_is_numpy_1(), "this NumPy's int16 argsort is not NumPy 1.x's: the (slower) replay is used"
+
+
+def test_the_native_path_equals_the_replay_and_falls_back_beyond_int16(monkeypatch):
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        parts, starts, ends, pos = [], [], [], 0
+        for n in rng.integers(1, [18, 200, 5000][rng.integers(3)], rng.integers(1, 40)).tolist():
+            parts += [np.float32([-1.0]), _tie_heavy(rng, n)]  # a value outside every segment, then a segment
+            starts.append(pos + 1)
+            pos += 1 + n
+            ends.append(pos)
+        values = np.concatenate(parts)
+        want = segmented_argsort(values, starts, ends, native=False)
+        got = segmented_argsort(values, starts, ends)
+        assert np.array_equal(got, want)
+        assert np.array_equal(got[np.asarray(starts) - 1], np.asarray(starts) - 1)  # outside: in place
+    # 66,667 distinct values do not fit int16 ranks: the replay sorts them
+    values = rng.permutation(100000).astype(np.float32)
+    values[::3] = 7.0
+    native = legacy_argsort._native_ranges
+    done = []
+    monkeypatch.setattr(legacy_argsort, "_native_ranges", lambda *a: done.append(native(*a)) or done[-1])
+    want = segmented_argsort(values, [0], [values.size], native=False)
+    assert np.array_equal(segmented_argsort(values, [0], [values.size]), want) and done == [False]
+    # and where NumPy's int16 argsort were another algorithm, the replay is used throughout
+    monkeypatch.setattr(legacy_argsort, "native_is_numpy_1", lambda: False)
+    assert np.array_equal(segmented_argsort(values[:3000], [0], [3000]),
+                          segmented_argsort(values[:3000], [0], [3000], native=False)) and done == [False]

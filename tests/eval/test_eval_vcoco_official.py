@@ -51,15 +51,16 @@ def test_segmented_argsort_replays_numpy_1_argsort():
     recorded = json.loads((FIXTURES / "legacy_argsort.json").read_text())
     arrays = tie_arrays(recorded["seed"])
     ends = np.cumsum([a.size for a in arrays])
-    perm = segmented_argsort(np.concatenate(arrays), ends - [a.size for a in arrays], ends)
-    for a, s, e, want in zip(arrays, ends - [a.size for a in arrays], ends, recorded["permutations"]):
-        got = perm[s:e] - s
-        assert np.array_equal(a[got], np.sort(a))  # a valid ascending argsort
-        assert got.tolist() == want, f"size {a.size}: not NumPy 1.x's tie order"
+    for native in (True, False):  # NumPy's own int16 argsort of the ranks, and the replay
+        perm = segmented_argsort(np.concatenate(arrays), ends - [a.size for a in arrays], ends, native=native)
+        for a, s, e, want in zip(arrays, ends - [a.size for a in arrays], ends, recorded["permutations"]):
+            got = perm[s:e] - s
+            assert np.array_equal(a[got], np.sort(a))  # a valid ascending argsort
+            assert got.tolist() == want, f"size {a.size}, native={native}: not NumPy 1.x's tie order"
     # with labels, only the label sequence in sorted order is NumPy 1.x's (ties of equal labels may move)
     values = np.concatenate(arrays)
     labels = (np.arange(values.size) * 7919 % 3 == 0).astype(np.int64)
-    perm = segmented_argsort(values, ends - [a.size for a in arrays], ends, labels)
+    perm = segmented_argsort(values, ends - [a.size for a in arrays], ends, labels, native=False)
     for s, e, want in zip(ends - [a.size for a in arrays], ends, recorded["permutations"]):
         assert np.array_equal(values[perm[s:e]], np.sort(values[s:e]))
         assert np.array_equal(labels[perm[s:e]], labels[s + np.asarray(want)])
