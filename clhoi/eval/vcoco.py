@@ -41,7 +41,7 @@ import numpy as np
 from clhoi import vocab
 from clhoi.eval.ap import ap_voc
 from clhoi.eval.gather import PredictionCollector
-from clhoi.eval.legacy_argsort import segmented_argsort
+from clhoi.eval.legacy_argsort import SMALL, _sort_key, segmented_argsort
 from clhoi.eval.matching import expand_groups, first_hits, segment_first_argmax
 from clhoi.eval.vcoco_detections import AgentDetections, concat, from_official, from_triplets
 from clhoi.structures import ImageAnnotation, Predictions
@@ -269,9 +269,7 @@ class VCOCOEvaluator:
         so ties come out in the official order on any machine and NumPy version.
         """
         valid = np.atleast_2d(valid)
-        order = np.lexsort((det_index, rank, cls))  # per (class, image): the official detection list
-        group = cls[order] * (int(rank.max(initial=0)) + 1) + rank[order]
-        visit = order[_descending(score32[order], group)]
+        visit = _per_image_order(cls, rank, det_index, score32)
         visit = visit[keep[visit]]  # matches to unlabelled persons: neither true nor false positives
         tps = [first_hits(visit, ok, target) for ok in valid]
         # the official global sort, per class; only ties between detections whose true / false positive
@@ -295,6 +293,39 @@ class VCOCOEvaluator:
                 prec = a_tp / np.maximum(a_tp + a_fp, np.float32(np.finfo(np.float64).eps))  # float32 under NumPy 1.x
                 out[v, c] = np.float32(ap_voc(rec, prec))  # vsrl_eval stores APs in a float32 array
         return out
+
+
+def _per_image_order(cls: np.ndarray, rank: np.ndarray, det_index: np.ndarray, score32: np.ndarray,
+                     packed: bool = True) -> np.ndarray:
+    """The detections by class, then image rank, each (class, image) list in the order of NumPy 1.x's
+    ``argsort()[::-1]`` of its float32 scores, the list itself in ``det_index`` order.
+
+    With ``packed`` (and when it applies): NumPy 1.x sorts a list of at most 16 values by a stable
+    insertion sort, so reversed, a list is in descending score, ties in descending ``det_index``. When
+    every list is that short, one ``argsort`` of an int64 packing ``(class, rank, -score, -det_index)``
+    gives that order (the packed values are distinct, so any sort does). Otherwise (a longer list,
+    equal ``det_index`` in a list, more than 63 bits) the lists are sorted by :func:`_descending`.
+    """
+    if packed and cls.size:
+        num_ranks = int(rank.max()) + 1
+        group = cls * num_ranks + rank
+        if np.bincount(group).max() <= SMALL + 1:
+            key = _sort_key(score32) + (1 << 31)  # 32 bits, in score order
+            det = det_index - int(det_index.min())
+            bits = [int(cls.max()).bit_length(), num_ranks.bit_length(), 32, int(det.max()).bit_length()]
+            if sum(bits) > 63:
+                key = np.unique(key, return_inverse=True)[1].reshape(-1)  # dense ranks: the same order
+                bits[2] = int(key.max(initial=0)).bit_length()
+            if sum(bits) <= 63:
+                b_key, b_det = bits[2], bits[3]
+                code = (((group << b_key) | ((1 << b_key) - 1 - key)) << b_det) | ((1 << b_det) - 1 - det)
+                visit = np.argsort(code)
+                sorted_code = code[visit]
+                if not (sorted_code[1:] == sorted_code[:-1]).any():
+                    return visit
+    order = np.lexsort((det_index, rank, cls))  # per (class, image): the official detection list
+    group = cls[order] * (int(rank.max(initial=0)) + 1) + rank[order]
+    return order[_descending(score32[order], group)]
 
 
 def _descending(score32: np.ndarray, group: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
