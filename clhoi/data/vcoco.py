@@ -136,7 +136,22 @@ def _class_index() -> dict[tuple[str, str | None], int]:
 
 
 # --------------------------------------------------------------------------- official
-def _read_official(data: list, path: str, coco: CocoInstances) -> VCOCODataset:
+def _read_official(data: list, path: str, coco: CocoInstances, by_arrays: bool = True) -> VCOCODataset:
+    """The official layout: by arrays when every action's columns are plain and every row is valid
+    (:func:`_official_by_arrays`), else record by record (which names the first fault); the same result."""
+    out = _official_by_arrays(data, path, coco) if by_arrays else None
+    if out is None:
+        out = _official_by_records(data, path, coco)
+    if out.dropped_boxes:
+        warnings.warn(
+            f"{path}: left out {len(out.dropped_boxes)} COCO box(es) with zero area or under one pixel, as the official "
+            f"evaluation does (annotation ids {out.dropped_boxes[:5]}...), and {out.dropped_rows} positive row(s) "
+            "of those agents", stacklevel=4,
+        )
+    return out
+
+
+def _official_by_records(data: list, path: str, coco: CocoInstances) -> VCOCODataset:
     actions = {a.name: a for a in vocab.vcoco_actions()}
     classes = _class_index()
     seen_actions: list[str] = []
@@ -144,25 +159,7 @@ def _read_official(data: list, path: str, coco: CocoInstances) -> VCOCODataset:
     agents: set[int] = set()
     rows: dict[int, list[tuple[int, int, int]]] = {}  # image id -> (agent ann id, object ann id or 0, class)
     for a, act in enumerate(data):
-        name = record_name(a, act.get("action_name") if isinstance(act, dict) else None)
-        action = require(act, "action_name", path, name)
-        if action not in actions:
-            raise AnnotationError(path, name, "action_name", f"{action!r} is not a V-COCO action; valid: {sorted(actions)}")
-        if action in seen_actions:
-            raise AnnotationError(path, name, "action_name", f"{action!r} appears twice")
-        seen_actions.append(action)
-        roles = require(act, "role_name", path, name)
-        if list(roles) != list(actions[action].roles):
-            raise AnnotationError(path, name, "role_name", f"{roles!r}; V-COCO's {action!r} has {list(actions[action].roles)}")
-        cols = {k: check_list(require(act, k, path, name), path, name, k) for k in ("image_id", "ann_id", "label")}
-        n = len(cols["ann_id"])
-        if len(cols["image_id"]) != n or len(cols["label"]) != n:
-            raise AnnotationError(path, name, "label", f"image_id, ann_id and label differ in length: "
-                                  f"{len(cols['image_id'])}, {n}, {len(cols['label'])}")
-        role_ids = check_list(require(act, "role_object_id", path, name), path, name, "role_object_id")
-        if len(role_ids) != n * len(roles):
-            raise AnnotationError(path, name, "role_object_id",
-                                  f"has {len(role_ids)} entries; {n} agents x {len(roles)} roles need {n * len(roles)}")
+        name, action, roles, cols, role_ids, n = _check_action(a, act, path, actions, seen_actions)
         if _plain_columns(cols, role_ids, n, coco):  # the common case, checked by columns
             order.update(dict.fromkeys(cols["image_id"]))
             agents.update(cols["ann_id"])
@@ -239,12 +236,169 @@ def _read_official(data: list, path: str, coco: CocoInstances) -> VCOCODataset:
             hoi=np.asarray(hoi, dtype=np.int64).reshape(-1, 3),
             ignore=np.asarray([a.label == vocab.PERSON and a.id not in agents for a in kept], dtype=bool),
         ))
-    if out.dropped_boxes:
-        warnings.warn(
-            f"{path}: left out {len(out.dropped_boxes)} COCO box(es) with zero area or under one pixel, as the official "
-            f"evaluation does (annotation ids {out.dropped_boxes[:5]}...), and {out.dropped_rows} positive row(s) "
-            "of those agents", stacklevel=4,
-        )
+    return out
+
+
+def _check_action(a: int, act: Any, path: str, actions: dict, seen_actions: list) -> tuple:
+    """The checks of one action's record, in order (both readers); returns ``(name, action, roles, cols,
+    role_ids, n)``."""
+    name = record_name(a, act.get("action_name") if isinstance(act, dict) else None)
+    action = require(act, "action_name", path, name)
+    if action not in actions:
+        raise AnnotationError(path, name, "action_name", f"{action!r} is not a V-COCO action; valid: {sorted(actions)}")
+    if action in seen_actions:
+        raise AnnotationError(path, name, "action_name", f"{action!r} appears twice")
+    seen_actions.append(action)
+    roles = require(act, "role_name", path, name)
+    if list(roles) != list(actions[action].roles):
+        raise AnnotationError(path, name, "role_name", f"{roles!r}; V-COCO's {action!r} has {list(actions[action].roles)}")
+    cols = {k: check_list(require(act, k, path, name), path, name, k) for k in ("image_id", "ann_id", "label")}
+    n = len(cols["ann_id"])
+    if len(cols["image_id"]) != n or len(cols["label"]) != n:
+        raise AnnotationError(path, name, "label", f"image_id, ann_id and label differ in length: "
+                              f"{len(cols['image_id'])}, {n}, {len(cols['label'])}")
+    role_ids = check_list(require(act, "role_object_id", path, name), path, name, "role_object_id")
+    if len(role_ids) != n * len(roles):
+        raise AnnotationError(path, name, "role_object_id",
+                              f"has {len(role_ids)} entries; {n} agents x {len(roles)} roles need {n * len(roles)}")
+    return name, action, roles, cols, role_ids, n
+
+
+def _python_max(a: Any, b: Any) -> Any:
+    """``max(a, b)`` of Python floats, element-wise: ``b`` where ``b > a``, else ``a`` (NaN, -0.0 alike)."""
+    return np.where(b > a, b, a)
+
+
+def _python_min(a: Any, b: Any) -> Any:
+    """``min(a, b)`` of Python floats, element-wise: ``b`` where ``b < a``, else ``a``."""
+    return np.where(b < a, b, a)
+
+
+def _official_by_arrays(data: list, path: str, coco: CocoInstances) -> VCOCODataset | None:
+    """:func:`_official_by_records` by NumPy arrays over all actions, images and boxes at once; ``None`` (after
+    the same checks, raising the same errors, as far as it got) when an action's columns are not plain
+    (:func:`_plain_columns`) or a row would be an error: then the record-by-record reader names it."""
+    from itertools import chain
+    from operator import attrgetter
+
+    actions = {a.name: a for a in vocab.vcoco_actions()}
+    classes = _class_index()
+    seen_actions: list[str] = []
+    image_cols, agent_cols = [], []
+    row_image, row_agent, row_object, row_cls = [], [], [], []
+    try:
+        coco_ids = np.sort(np.fromiter(coco.images.keys(), dtype=np.int64, count=len(coco.images)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    for a, act in enumerate(data):
+        _, action, roles, cols, role_ids, n = _check_action(a, act, path, actions, seen_actions)
+        # plain columns (what _plain_columns accepts), checked by arrays
+        types = [set(map(type, c)) for c in (cols["image_id"], cols["ann_id"], cols["label"], role_ids)]
+        if n and types != [{int}] * 4:
+            return None
+        try:
+            iid, aid, lab, role = (np.asarray(cols["image_id"], dtype=np.int64).reshape(-1),
+                                   np.asarray(cols["ann_id"], dtype=np.int64).reshape(-1),
+                                   np.asarray(cols["label"], dtype=np.int64).reshape(-1),
+                                   np.asarray(role_ids, dtype=np.int64).reshape(len(roles), n))
+        except OverflowError:
+            return None
+        if n and ((aid < 1).any() or (aid > 1 << 62).any() or ((lab != 0) & (lab != 1)).any()
+                  or (role[0] != aid).any() or (role[1:] < 0).any() or (role[1:] > 1 << 62).any()
+                  or not np.isin(iid, coco_ids).all()):
+            return None
+        image_cols.append(iid)
+        agent_cols.append(aid)
+        pos = np.flatnonzero(lab == 1)
+        if len(roles) == 1:  # rows (agent, 0, class) in agent order
+            objects = np.zeros((pos.size, 1), dtype=np.int64)
+            cls = [classes[(action, None)]]
+        else:  # rows (agent, object of role r, class of role r), agent by agent, roles in order
+            objects = role[1:, pos].T
+            cls = [classes[(action, r)] for r in roles[1:]]
+        per = len(cls)
+        row_image.append(np.repeat(iid[pos], per))
+        row_agent.append(np.repeat(aid[pos], per))
+        row_object.append(objects.reshape(-1))
+        row_cls.append(np.tile(np.asarray(cls, dtype=np.int64), pos.size))
+    missing = sorted(set(actions) - set(seen_actions))
+    if missing:
+        raise AnnotationError(path, "<file>", "action_name", f"actions {missing} are missing; an official split lists all 26")
+
+    # images in order of first appearance; the rows of each image in the order the records give them
+    all_images = np.concatenate(image_cols)
+    ids, first = np.unique(all_images, return_index=True)
+    order = ids[np.argsort(first, kind="stable")]
+    agents = np.concatenate(agent_cols)  # (np.unique without indices imports numpy.ma in NumPy 2: 0.01 s)
+    rank = np.argsort(order, kind="stable")  # rank[j]: the place in `order` of image ids[j]
+    row_image, row_agent = np.concatenate(row_image), np.concatenate(row_agent)
+    row_object, row_cls = np.concatenate(row_object), np.concatenate(row_cls)
+    row_rank = rank[np.searchsorted(ids, row_image)]
+    by_image = np.argsort(row_rank, kind="stable")
+    row_rank, row_agent = row_rank[by_image], row_agent[by_image]
+    row_object, row_cls = row_object[by_image], row_cls[by_image]
+
+    # every COCO box of those images, image by image in file order
+    order_list = order.tolist()
+    infos = [coco.images[iid] for iid in order_list]
+    per_image = [coco.instances[iid] for iid in order_list]
+    n_ann = np.fromiter(map(len, per_image), dtype=np.int64, count=len(per_image))
+    anns = list(chain.from_iterable(per_image))
+    if not anns:
+        return None
+    ann_id = np.fromiter(map(attrgetter("id"), anns), dtype=np.int64, count=len(anns))
+    sorted_ids = np.sort(ann_id)
+    if (sorted_ids[1:] == sorted_ids[:-1]).any():  # an id in two images: the record-by-record reader decides
+        return None
+    bbox = np.array(list(map(attrgetter("bbox"), anns)), dtype=np.float64).reshape(-1, 4)
+    label = np.fromiter(map(attrgetter("label"), anns), dtype=np.int64, count=len(anns))
+    area = np.fromiter(map(attrgetter("area"), anns), dtype=np.float64, count=len(anns))
+    flagged = np.fromiter(map(attrgetter("ignore"), anns), dtype=bool, count=len(anns))
+    ann_image = np.repeat(np.arange(order.size), n_ann)
+    # CocoInstance.xyxy(inclusive=True, size): x + max(0, w - 1), clipped to the image when it has a size
+    x, y, w, h = bbox.T
+    box = np.stack([x, y, x + _python_max(0.0, w - 1.0), y + _python_max(0.0, h - 1.0)], 1)
+    width = np.array([i.width for i in infos], dtype=np.int64)[ann_image]
+    height = np.array([i.height for i in infos], dtype=np.int64)[ann_image]
+    sized = (width > 0) & (height > 0)
+    lim = np.stack([width - 1.0, height - 1.0, width - 1.0, height - 1.0], 1)
+    box = np.where(sized[:, None], _python_min(lim, _python_max(0.0, box)), box)
+    dropped = flagged | (area <= 0) | ~((box[:, 2] > box[:, 0]) & (box[:, 3] > box[:, 1]))
+    kept = ~dropped
+    n_kept = np.bincount(ann_image[kept], minlength=order.size)
+    kept_index = np.full(ann_id.size, -1, dtype=np.int64)  # a box's index among its image's kept boxes
+    kept_index[kept] = np.arange(int(kept.sum())) - np.repeat(np.cumsum(n_kept) - n_kept, n_kept)
+
+    # rows: agent and object must be boxes of the row's image; a left-out agent drops the row
+    by_id = np.argsort(ann_id, kind="stable")
+
+    def find(wanted: np.ndarray) -> np.ndarray:
+        at = np.minimum(np.searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
+        return np.where(sorted_ids[at] == wanted, by_id[at], -1)
+
+    agent_box, object_box = find(row_agent), find(row_object)
+    has_object = row_object != 0
+    if ((agent_box < 0) | (ann_image[agent_box] != row_rank)).any():
+        return None
+    if (has_object & ((object_box < 0) | (ann_image[object_box] != row_rank))).any():
+        return None
+    row_kept = kept[agent_box]
+    if (row_kept & (label[agent_box] != vocab.PERSON)).any() or (row_kept & has_object & ~kept[object_box]).any():
+        return None
+    hoi = np.stack([kept_index[agent_box], np.where(has_object, kept_index[object_box], -1), row_cls], 1)[row_kept]
+    n_hoi = np.bincount(row_rank[row_kept], minlength=order.size)
+
+    out = VCOCODataset([], "official", path, coco.path, ann_id[dropped].tolist(), int((~row_kept).sum()))
+    boxes32 = box[kept].astype(np.float32)
+    labels = label[kept]
+    ignore = (labels == vocab.PERSON) & ~np.isin(ann_id[kept], agents)
+    box_end, hoi_end = np.cumsum(n_kept).tolist(), np.cumsum(n_hoi).tolist()
+    b0 = h0 = 0
+    for info, b1, h1 in zip(infos, box_end, hoi_end):
+        out.images.append(ImageAnnotation(file_name=info.file_name, size=(info.width, info.height),
+                                          boxes=boxes32[b0:b1], labels=labels[b0:b1], hoi=hoi[h0:h1],
+                                          ignore=ignore[b0:b1]))
+        b0, h0 = b1, h1
     return out
 
 
