@@ -133,11 +133,25 @@ def native_is_numpy_1() -> bool:
     return True
 
 
+FEW_RANGES = 64
+"""Up to this many ranges, :func:`_native_ranges` ranks the values range by range."""
+
+
 def _native_ranges(key: np.ndarray, starts: np.ndarray, ends: np.ndarray, out: np.ndarray) -> bool:
     """``out[s:e] = s + argsort`` of every range ``[s, e)`` by NumPy's own ``argsort`` of the dense ranks of its
     keys as ``int16`` (see :func:`native_is_numpy_1`); ``False`` (``out`` unchanged) when a range has more
     distinct values than ``int16`` holds."""
     if not starts.size:
+        return True
+    if starts.size <= FEW_RANGES:  # ranks range by range (the global ranks below cost more for a few)
+        sorted_ranges = []
+        for s, e in zip(starts.tolist(), ends.tolist()):
+            ranks = np.unique(key[s:e], return_inverse=True)[1].reshape(-1)
+            if ranks.max(initial=0) > np.iinfo(np.int16).max:
+                return False
+            sorted_ranges.append((s, e, ranks.astype(np.int16)))
+        for s, e, ranks in sorted_ranges:
+            out[s:e] = s + np.argsort(ranks)
         return True
     n = ends - starts
     off = np.cumsum(n) - n
