@@ -184,7 +184,7 @@ class VCOCOEvaluator:
             if both.size:
                 name = next(n for n, i in self._collector.index.items() if i == both[0])
                 raise ValueError(f"{name}: has both triplet predictions and official detection records; give one form")
-            d = concat(d, extra)
+            d = extra if d.image.size == 0 and d.num_inputs == 0 else concat(d, extra)  # concat(empty, x) == x
         return self._score(d)
 
     def _score(self, d: AgentDetections) -> VCOCOResult:
@@ -207,18 +207,17 @@ class VCOCOEvaluator:
                                    valid, p * num_actions + d_action, gt.num_pos, num_actions)
 
         # role AP: every role detection
-        r = np.arange(d.role_cls.size)
-        cls, ag = d.role_cls[r], d.role_agent[r]
+        cls, ag = d.role_cls, d.role_agent
         p = person[ag]
         is_true = hits_person[ag] & gt.actions[p, self._action_of[cls]]
         gt_has = gt.role_mask[p, cls]
         with np.errstate(invalid="ignore", divide="ignore"):
-            role_iou = overlap32(gt.role_box[p, cls], d.role_box[r]).astype(np.float64)
-        ov1 = np.where(gt_has, role_iou, d.role_empty[r].astype(np.float64))  # scenario 1: "no object" must be empty
+            role_iou = overlap32(gt.role_box[p, cls], d.role_box).astype(np.float64)
+        ov1 = np.where(gt_has, role_iou, d.role_empty.astype(np.float64))  # scenario 1: "no object" must be empty
         ov2 = np.where(gt_has, role_iou, 1.0)  # scenario 2: anything goes
         num_pos_cls = gt.num_pos[self._action_of]
         num_cls = len(self._action_of)
-        args = (cls, rank[ag], d.role_index[r], d.role_score[r], kept[ag])
+        args = (cls, rank[ag], d.role_index, d.role_score, kept[ag])
         key = p * num_cls + cls
         thr = self.iou_threshold
         role1, role2 = self._class_aps(*args, np.stack([is_true & (ov1 >= thr), is_true & (ov2 >= thr)]), key,

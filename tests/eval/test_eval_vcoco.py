@@ -238,3 +238,22 @@ def test_official_records_by_coco_image_id_and_their_errors():
     ev.process_detections([rec])
     with pytest.raises(ValueError, match="both triplet predictions and official"):
         ev.evaluate()
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_official_records_alone_are_not_concatenated_with_the_empty_triplets(seed):
+    from clhoi.eval.vcoco import from_triplets
+    from clhoi.eval.vcoco_detections import concat
+
+    _, gts = _random_case(seed)
+    ev = VCOCOEvaluator(gts)
+    ev.process_detections(_random_official(seed, gts))
+    none = from_triplets(ev._collector.arrays(), ev._action_of, ev._has_role)
+    (official,) = ev._official
+    joined = concat(none, official)
+    assert none.image.size == 0 and none.num_inputs == 0
+    for field in ("image", "box", "scores", "role_agent", "role_cls", "role_box", "role_empty", "role_score",
+                  "role_index"):
+        a, b = getattr(joined, field), getattr(official, field)
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), field
+    assert joined.num_inputs == official.num_inputs
