@@ -16,8 +16,9 @@ Variants (each changes every row of the ablation):
   Eq. 2's query adds to ``I_s``);
 * ``epochs24``, ``residual_epochs24``: the demo's 12 training epochs doubled (its learning-rate steps
   scale with them), without and with ``link_residual``.
-* ``supervised``, ``supervised_class``: the chain's rows trained on the ground truth with the supervised
-  loss alone (pooled / object-centric box embeddings): what each row can learn when the labels say everything.
+* ``supervised``, ``supervised_class``, ``supervised_residual``: the chain's rows trained on the ground truth
+  with the supervised loss alone (pooled / object-centric box embeddings / ``link_residual``): what each row can
+  learn when the labels say everything.
 * ``object_negatives``: ``loss.object_negatives: 2`` (two hard negative verbs per image for L_I2T, drawn from
   the verbs the teacher pairs with the image's objects elsewhere).
 
@@ -50,6 +51,7 @@ VARIANTS: dict[str, tuple[Any, ...]] = {  # model overrides, box embeddings[, De
     "residual_epochs24": ({"link_residual": True}, "pooled", {"epochs": 24}),
     "supervised": ({}, "pooled", {}, {"chain_supervision": "full"}),
     "supervised_class": ({}, "class", {}, {"chain_supervision": "full"}),
+    "supervised_residual": ({"link_residual": True}, "pooled", {}, {"chain_supervision": "full"}),
     "object_negatives": ({}, "pooled", {}, {"loss_overrides": {"object_negatives": 2}}),
 }
 
