@@ -146,3 +146,11 @@ def test_run_evaluation_keeps_the_parsed_records_only_when_asked(tmp_path, monke
     kept = run.run_evaluation(*args).result.to_dict()
     assert kept == plain and len(run._KEPT_UNTIL_EXIT) == 1
     assert run._KEPT_UNTIL_EXIT[0] == json.loads(Path(paths["detections"]).read_text())
+
+
+def test_the_fast_path_runs_without_cyclic_garbage_collection():
+    code = ("import gc, sys\nimport clhoi.__main__ as entry\n"
+            "entry.run_evaluate = lambda values: print('gc enabled:', gc.isenabled(), sorted(values)) or 0\n"
+            "sys.argv = ['clhoi', 'evaluate', '--dataset', 'vcoco', '--predictions', 'p.json']\nentry.main()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert (done.returncode, done.stdout) == (0, "gc enabled: False ['dataset', 'predictions']\n"), done.stderr
