@@ -19,7 +19,7 @@ Variants (each changes every row of the ablation):
 * ``supervised``, ``supervised_class``, ``supervised_residual``: the chain's rows trained on the ground truth
   with the supervised loss alone (pooled / object-centric box embeddings / ``link_residual``): what each row can
   learn when the labels say everything.
-* ``object_negatives``: ``loss.object_negatives: 2`` (two hard negative verbs per image for L_I2T, drawn from
+* ``object_negatives``: ``data.object_negatives: 2`` (two hard negative verbs per image for L_I2T, drawn from
   the verbs the teacher pairs with the image's objects elsewhere).
 
 Usage::
@@ -52,7 +52,7 @@ VARIANTS: dict[str, tuple[Any, ...]] = {  # model overrides, box embeddings[, De
     "supervised": ({}, "pooled", {}, {"chain_supervision": "full"}),
     "supervised_class": ({}, "class", {}, {"chain_supervision": "full"}),
     "supervised_residual": ({"link_residual": True}, "pooled", {}, {"chain_supervision": "full"}),
-    "object_negatives": ({}, "pooled", {}, {"loss_overrides": {"object_negatives": 2}}),
+    "object_negatives": ({}, "pooled", {}, {"data_overrides": {"object_negatives": 2}}),
 }
 
 

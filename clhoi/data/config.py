@@ -27,6 +27,10 @@ class DataConfig:
         skip_bad_images: leave out (and list) image files that cannot be decoded
             (zero-byte, truncated, not an image) instead of stopping with an error
             naming the first one; ``--skip-bad-images`` on the command line.
+        object_negatives: extra negative verbs per training label record (for L_I2T), drawn from
+            the verbs the teacher used with the same objects in other training records (hard
+            negatives, :func:`clhoi.teacher.parse.add_object_negatives`). Not in the paper (its two
+            negatives come from the whole dictionary); default 0.
     """
 
     dataset: str = "hicodet"
@@ -41,6 +45,7 @@ class DataConfig:
     cache_dir: str = ""
     num_workers: int = 0
     skip_bad_images: bool = False
+    object_negatives: int = 0
 
     def __post_init__(self) -> None:
         valid = ("hicodet", "vcoco", "sandbox")
@@ -48,3 +53,5 @@ class DataConfig:
             raise ValueError(f"data.dataset must be one of {valid}, got {self.dataset!r}")
         if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise ValueError(f"data.num_workers must be an integer >= 0, got {self.num_workers!r}")
+        if isinstance(self.object_negatives, bool) or not isinstance(self.object_negatives, int) or self.object_negatives < 0:
+            raise ValueError(f"data.object_negatives must be an integer >= 0, got {self.object_negatives!r}")

@@ -23,10 +23,6 @@ class LossConfig:
             batch's valid (pair, triplet) entries.
         focal_alpha, focal_gamma: focal loss of the supervised setting (UPT: 0.5, 0.2).
         prior_lambda: exponent of ``s_h * s_o`` multiplying the supervised score (UPT: 1).
-        object_negatives: extra negative verbs per image for L_I2T, drawn from the verbs the
-            teacher used with the same objects in other training images (hard negatives,
-            :func:`clhoi.teacher.parse.add_object_negatives`). Not in the paper (its two
-            negatives come from the whole dictionary); default 0.
     """
 
     context: float = 1.0
@@ -42,7 +38,6 @@ class LossConfig:
     focal_alpha: float = 0.5
     focal_gamma: float = 0.2
     prior_lambda: float = 1.0
-    object_negatives: int = 0
 
     def __post_init__(self) -> None:
         for name in ("context", "i2t", "t2i", "soft_relation", "supervised", "prior_lambda", "focal_gamma"):
@@ -54,8 +49,6 @@ class LossConfig:
             raise ValueError(f"loss.sr_label_mode must be 'minmax' or 'cosine', got {self.sr_label_mode!r}")
         if self.sr_reduction not in ("mean", "sum"):
             raise ValueError(f"loss.sr_reduction must be 'mean' or 'sum', got {self.sr_reduction!r}")
-        if self.object_negatives < 0:
-            raise ValueError(f"loss.object_negatives must be >= 0, got {self.object_negatives}")
         if not 0.0 <= self.focal_alpha <= 1.0:
             raise ValueError(f"loss.focal_alpha must be in [0, 1], got {self.focal_alpha}")
 

@@ -110,11 +110,11 @@ def build_training(cfg: ExperimentConfig, device: torch.device | str = "cpu") ->
         selection = select_training_records(read_label_records(cfg))
         records = selection.records
         notes.append(selection.summary())
-        if w.object_negatives > 0 and records:
+        if cfg.data.object_negatives > 0 and records:
             from clhoi.teacher.parse import add_object_negatives
 
-            records = add_object_negatives(records, w.object_negatives, cfg.seed)
-            notes.append(f"loss.object_negatives: up to {w.object_negatives} negative verbs per image "
+            records = add_object_negatives(records, cfg.data.object_negatives, cfg.seed)
+            notes.append(f"data.object_negatives: up to {cfg.data.object_negatives} negative verbs per image "
                          "from the verbs the teacher pairs with its objects")
         if not records:
             raise InputError(f"{cfg.data.labels}: no usable label records ({selection.summary()}); "

@@ -118,14 +118,14 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
              cache_dir: str | Path | None = None, ablation: str | None = None,
              echo: Callable[[str], None] = print, progress: bool = True,
              model_overrides: dict[str, Any] | None = None, box_embeddings: str = "pooled",
-             chain_supervision: str = "annotation_free", loss_overrides: dict[str, Any] | None = None) -> DemoResult:
+             chain_supervision: str = "annotation_free", data_overrides: dict[str, Any] | None = None) -> DemoResult:
     """Run the demo (or an ablation grid) and write ``results.json`` into ``output_dir``.
 
     ``model_overrides`` (``ModelConfig`` fields, e.g. ``{"visual_union_guidance": "mask"}``) and
     ``box_embeddings="class"`` measure variants of every row (``benchmarks/demo_options.py``);
     ``clhoi demo`` runs the defaults. ``chain_supervision="full"`` trains the chain's rows on the
     ground truth with the supervised loss alone (a diagnostic: what each row can learn when the
-    labels say everything). ``loss_overrides`` (``LossConfig`` fields) apply to every annotation-free row.
+    labels say everything). ``data_overrides`` (``DataConfig`` fields, e.g. ``{"object_negatives": 2}``) apply to every trained model.
 
     Raises:
         ValueError: an unknown ablation, or an ``output_dir`` that holds a previous run.
@@ -142,7 +142,7 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
     if box_embeddings not in BOX_EMBEDDINGS:
         raise ValueError(f"unknown box embeddings {box_embeddings!r}; valid: {', '.join(BOX_EMBEDDINGS)}")
     extra = dict(model_overrides or {})
-    lextra = dict(loss_overrides or {})
+    dextra = dict(data_overrides or {})
     out = Path(output_dir)
     if (out / "results.json").exists() or any((out / m / "checkpoint").exists() for m in ("annotation_free", "random_init")):
         raise ValueError(f"{out} holds a previous demo run; remove it or pass another --output")
@@ -188,6 +188,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
     def train_eval(name: str, cfg: Any) -> dict[str, Any]:
         from clhoi.engine.train import train
 
+        if dextra:
+            cfg = replace(cfg, data=replace(cfg.data, **dextra))
         d = stage(name)
         ckpt = train(cfg, progress=progress)
         scores = evaluate_sandbox(ckpt, use_cache=True)
@@ -203,21 +205,21 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
         results["random_init"] = train_eval("random_init", experiment(inputs, out / "random_init", epochs=0, **common))
         results["annotation_free"] = train_eval(
             "annotation_free", experiment(inputs, out / "annotation_free", "annotation_free", epochs=s.epochs,
-                                         loss=replace(LossConfig(), **lextra), **common))
+                                         **common))
         results["supervised"] = train_eval(
             "supervised", experiment(inputs, out / "supervised", "full", epochs=s.epochs, **common))
     elif ablation == "chain":
         chain_common = {k: v for k, v in common.items() if k != "model"}
         supervised = LossConfig(context=0, i2t=0, t2i=0, soft_relation=0, supervised=1)
         for i, (label, switches, weights) in enumerate(chain_rows()):
-            loss = supervised if chain_supervision == "full" else replace(LossConfig(), **{**lextra, **weights})
+            loss = supervised if chain_supervision == "full" else replace(LossConfig(), **weights)
             cfg = experiment(inputs, out / f"chain{i}", chain_supervision, epochs=s.epochs,
                              model=sandbox_model_config(**{**extra, **switches}), loss=loss, **chain_common)
             results[label] = train_eval(f"chain{i}: {label}", cfg)
     else:
         for i, (label, weights) in enumerate(loss_rows()):
             cfg = experiment(inputs, out / f"losses{i}", "annotation_free", epochs=s.epochs,
-                             loss=replace(LossConfig(), **{**lextra, **weights}), **common)
+                             loss=replace(LossConfig(), **weights), **common)
             results[label] = train_eval(f"losses{i}: {label}", cfg)
 
     scores = {k: v["scores"] for k, v in results.items()}
@@ -226,8 +228,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
         images = draw_examples(world, results["annotation_free"]["predictions"], out / "predictions", s.num_images)
     result = DemoResult(scores, seconds, out, images,
                         extra={"model_overrides": extra, "box_embeddings": box_embeddings,
-                               "chain_supervision": chain_supervision, "loss_overrides": lextra}
-                        if extra or lextra or box_embeddings != "pooled" or chain_supervision != "annotation_free"
+                               "chain_supervision": chain_supervision, "data_overrides": dextra}
+                        if extra or dextra or box_embeddings != "pooled" or chain_supervision != "annotation_free"
                         else {})
     seconds["total"] = sum(v for k, v in seconds.items())
     (out / "results.json").write_text(json.dumps(result.to_dict(s), indent=2), encoding="utf-8")

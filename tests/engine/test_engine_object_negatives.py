@@ -1,4 +1,4 @@
-"""loss.object_negatives reaches the training dataset's records (and the paper's setting leaves them alone)."""
+"""data.object_negatives reaches the training dataset's records (and the paper's setting leaves them alone)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def test_training_records_gain_the_objects_other_verbs(tiny_world, tmp_path):
     paper = build_training(base)
     assert all(r.negatives == ["say", "know"] for r in paper.dataset.records.values())
 
-    cfg = replace(base, loss=replace(base.loss, object_negatives=3))
+    cfg = replace(base, data=replace(base.data, object_negatives=3))
     parts = build_training(cfg)
     records = parts.dataset.records
     by_object: dict[str, set[str]] = {}

@@ -97,17 +97,17 @@ def test_demo_variants_reach_every_row(tmp_path):
     with pytest.raises(ValueError, match="unknown chain supervision"):
         run_demo(DemoSettings(), tmp_path / "bad", tmp_path / "cache", chain_supervision="weak", echo=lambda s: None)
     run_demo(settings, tmp_path / "s", tmp_path / "cache", ablation="chain", echo=lambda s: None, progress=False,
-             chain_supervision="full", loss_overrides={"object_negatives": 2})
+             chain_supervision="full", data_overrides={"object_negatives": 2})
     data = json.loads((tmp_path / "s" / "results.json").read_text())
-    assert data["chain_supervision"] == "full" and data["loss_overrides"] == {"object_negatives": 2}
+    assert data["chain_supervision"] == "full" and data["data_overrides"] == {"object_negatives": 2}
     for i in range(4):
         cfg = load_checkpoint_config(tmp_path / "s" / f"chain{i}" / "checkpoint")
         assert cfg.supervision == "full" and cfg.loss.supervised == 1 and cfg.loss.i2t == 0
     run_demo(settings, tmp_path / "n", tmp_path / "cache", ablation="losses", echo=lambda s: None, progress=False,
-             loss_overrides={"object_negatives": 2})
+             data_overrides={"object_negatives": 2})
     for i in range(5):
         cfg = load_checkpoint_config(tmp_path / "n" / f"losses{i}" / "checkpoint")
-        assert cfg.loss.object_negatives == 2 and cfg.supervision == "annotation_free"
+        assert cfg.data.object_negatives == 2 and cfg.supervision == "annotation_free"
     dets = load_detections(tmp_path / "v" / "inputs" / "detections_train_class.safetensors")
     d = next(d for d in dets.values() if len(d))
     assert d.embeddings is not None and d.embeddings.shape == (len(d), 64)

@@ -1,8 +1,8 @@
-"""loss.object_negatives: hard negative verbs from the verbs the teacher pairs with the same objects."""
+"""data.object_negatives: hard negative verbs from the verbs the teacher pairs with the same objects."""
 
 from __future__ import annotations
 
-from clhoi.engine.config import LossConfig
+from clhoi.data.config import DataConfig
 from clhoi.structures import InteractionPair, LabelRecord
 from clhoi.teacher.parse import add_object_negatives
 
@@ -46,4 +46,4 @@ def test_k_limits_the_draw_and_zero_changes_nothing():
     assert len(one["a.jpg"].negatives) == 2 and one["a.jpg"].negatives[1] in {"hold", "carry"}
     assert add_object_negatives(RECORDS, k=0) == RECORDS
     with pytest.raises(ValueError, match="object_negatives"):
-        LossConfig(object_negatives=-1)
+        DataConfig(object_negatives=-1)
