@@ -148,6 +148,9 @@ def main() -> None:
             # no cyclic garbage collection in this short process: the collector would walk the parsed files'
             # millions of objects (0.03 s once it is back on after the reading, more during the imports)
             gc.disable()
+            # the evaluation multiplies no matrices: OpenBLAS's worker threads, started when NumPy is imported,
+            # would only spin (up to 0.1 s of CPU on 2 cores); a value the user set is kept
+            os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
             code = run_evaluate(values)
             exit_now(code)
             sys.exit(code)

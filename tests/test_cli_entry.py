@@ -148,9 +148,15 @@ def test_run_evaluation_keeps_the_parsed_records_only_when_asked(tmp_path, monke
     assert run._KEPT_UNTIL_EXIT[0] == json.loads(Path(paths["detections"]).read_text())
 
 
-def test_the_fast_path_runs_without_cyclic_garbage_collection():
-    code = ("import gc, sys\nimport clhoi.__main__ as entry\n"
-            "entry.run_evaluate = lambda values: print('gc enabled:', gc.isenabled(), sorted(values)) or 0\n"
+@pytest.mark.parametrize("threads", [None, "4"])
+def test_the_fast_path_runs_without_cyclic_garbage_collection_or_blas_threads(threads):
+    code = ("import gc, os, sys\nimport clhoi.__main__ as entry\n"
+            "entry.run_evaluate = lambda values: print('gc enabled:', gc.isenabled(), sorted(values),\n"
+            "    os.environ.get('OPENBLAS_NUM_THREADS'), 'numpy' in sys.modules) or 0\n"
             "sys.argv = ['clhoi', 'evaluate', '--dataset', 'vcoco', '--predictions', 'p.json']\nentry.main()")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert (done.returncode, done.stdout) == (0, "gc enabled: False ['dataset', 'predictions']\n"), done.stderr
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if threads is not None:
+        env["OPENBLAS_NUM_THREADS"] = threads  # the user's choice stays
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    want = f"gc enabled: False ['dataset', 'predictions'] {threads or '1'} False\n"  # set before NumPy is imported
+    assert (done.returncode, done.stdout) == (0, want), done.stderr
