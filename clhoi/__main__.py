@@ -104,7 +104,11 @@ def exit_now(code: int) -> None:
 
 
 def run_evaluate(values: dict[str, str]) -> int:
-    """``clhoi evaluate`` with parsed options; returns the exit code."""
+    """``clhoi evaluate`` with parsed options; returns the exit code.
+
+    For a process that ends right after (:func:`main`, then :func:`exit_now`): the parsed inputs
+    stay referenced until then (:func:`clhoi.eval.run.keep_inputs_until_exit`).
+    """
     from pathlib import Path
 
     _keep_freed_memory()
