@@ -146,7 +146,7 @@ def _fast_official(records: Sequence[dict], images: dict[str, int], by_id: dict[
     if box is None or not np.isfinite(box).all() or (box[:, 2] < box[:, 0]).any() or (box[:, 3] < box[:, 1]).any():
         return None
     actions = vocab.vcoco_actions()
-    full = _all_keys(records, pos, box)
+    full = _all_keys(records, pos, box, where)
     if full is not None:
         return full
     cols = list(chain.from_iterable(_column(records, f"{a.name}_agent") for a in actions))
@@ -181,7 +181,7 @@ def _fast_official(records: Sequence[dict], images: dict[str, int], by_id: dict[
     return _assemble(np.asarray(pos, dtype=np.int64), box, scores, agent, cls, val[:, :4], val[:, 4], len(records), where)
 
 
-def _all_keys(records: Sequence[dict], pos: list, box: np.ndarray) -> AgentDetections | None:
+def _all_keys(records: Sequence[dict], pos: list, box: np.ndarray, where: str = "detections") -> AgentDetections | None:
     """The records as the official code needs them, with every key (one C-level lookup per record);
     ``None`` when a key is missing or a value malformed."""
     actions = vocab.vcoco_actions()
@@ -199,15 +199,19 @@ def _all_keys(records: Sequence[dict], pos: list, box: np.ndarray) -> AgentDetec
     agent, k = np.nonzero(~np.isnan(roles[:, :, 4]))  # record order, then class order; NaN score: not predicted
     val = roles[agent, k]
     return _assemble(np.asarray(pos, dtype=np.int64), box, scores.astype(np.float32), agent, role_cls[k], val[:, :4],
-                     val[:, 4], len(records))
+                     val[:, 4], len(records), where)
 
 
 def _assemble(image: np.ndarray, box: np.ndarray, scores: np.ndarray, r_agent: np.ndarray, r_cls: np.ndarray,
               r_box: np.ndarray, r_score: np.ndarray, num_inputs: int, where: str = "detections") -> AgentDetections:
     rb = np.asarray(r_box, dtype=np.float64).reshape(-1, 4).astype(np.float32)  # float32, as the official arrays
     empty = (rb == 0).all(1) | np.isnan(rb).all(1)
-    if not np.isfinite(rb[~empty]).all():
-        raise ValueError(f"{where}: a role box mixes numbers and NaN; use all zeros or all NaN for 'no object'")
+    bad = ~empty & ~np.isfinite(rb).all(1)
+    if bad.any():
+        i = int(np.argmax(bad))  # the first in record order (role rows are in record order)
+        act, role = vocab.vcoco_classes()[int(r_cls[i])]
+        raise ValueError(f"{where}: record {int(r_agent[i])}: '{act}_{role}' role box mixes numbers and NaN; "
+                         "use all zeros or all NaN for 'no object'")
     return AgentDetections(
         image=image, box=np.asarray(box, dtype=np.float64).reshape(-1, 4).astype(np.float32),
         scores=np.asarray(scores, dtype=np.float32).reshape(-1, len(vocab.vcoco_actions())),
