@@ -182,6 +182,7 @@ def run_evaluation(
         # a second process (when a CPU is idle, clhoi/eval/parallel.py): V-COCO annotations are read by it
         # while this one reads the predictions; a large HICO-DET predictions file is parsed half by each
         read_gts = _read_annotations_aside(spec, annotations, coco_instances, predictions)
+        records: list = []  # the parsed JSON; stays empty when two processes gave the arrays
         try:
             arrays = read_arrays_in_two(predictions) if spec.protocol == "hicodet" else None
             official = False

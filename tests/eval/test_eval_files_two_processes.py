@@ -151,3 +151,27 @@ def test_vcoco_annotations_read_aside_give_the_same_result_and_warnings(tmp_path
     with pytest.raises(ValueError, match="score the 'hicodet' label set"):
         run.run_evaluation("vcoco", labelled, Path(paths["vcoco"]), paths["instances"])
     assert started
+
+
+def test_hicodet_two_processes_with_inputs_kept_until_exit(tmp_path, monkeypatch):
+    """The console command's setting (inputs kept until exit) on the two-process HICO-DET path, as on an idle
+    machine with a large file: the same metrics as one process, nothing parsed to keep."""
+    from clhoi.eval import run
+
+    path = tmp_path / "preds.json"
+    records = _records(40, seed=3, name="HICO_test2015_{:08d}.jpg")[1:]  # images 1-39 of the shipped test set
+    for r in records:  # valid boxes: x1 <= x2, y1 <= y2
+        r["boxes"] = [[min(b[0], b[2]), min(b[1], b[3]), max(b[0], b[2]), max(b[1], b[3])] for b in r["boxes"]]
+    path.write_bytes(orjson.dumps(records))
+    monkeypatch.setattr(parallel, "idle_cpu", lambda: False)
+    one = run.run_evaluation("hicodet", path).result.to_dict()
+    monkeypatch.setattr(parallel, "idle_cpu", lambda: True)
+    started = []
+    real_fork_call = parallel.fork_call
+    monkeypatch.setattr(parallel, "fork_call", lambda *a, **k: started.append(1) or real_fork_call(*a, **k))
+    monkeypatch.setattr(run, "_KEPT_UNTIL_EXIT", None)
+    run.keep_inputs_until_exit()
+    two = run.run_evaluation("hicodet", path).result.to_dict()
+    assert started, "the file was not parsed in two processes"
+    assert json.dumps(two) == json.dumps(one)
+    assert run._KEPT_UNTIL_EXIT == [[]]
