@@ -33,7 +33,7 @@ from clhoi import vocab
 from clhoi.eval.ap import ap_11_point_segments
 from clhoi.eval.files import PredictionArrays
 from clhoi.eval.gather import PredictionCollector, _as_numpy
-from clhoi.eval.matching import argsort_descending, box_iou_gathered, expand_groups, first_hits, segment_first_argmax
+from clhoi.eval.matching import argsort_descending, expand_groups, first_hits, pair_overlap, segment_first_argmax
 
 if TYPE_CHECKING:
     from clhoi.structures import ImageAnnotation, Predictions
@@ -221,9 +221,8 @@ class HICODetEvaluator:
         # overlap = min(IoU_h, IoU_o); the object IoU is needed only where IoU_h reaches the threshold: elsewhere
         # the pair stays below it whatever IoU_o is, so it can neither be a hit nor tie with one
         boxes = np.ascontiguousarray(t.boxes.T)  # column-major: box_iou_gathered = box_iou_inclusive(a[i], b[j])
-        overlap = box_iou_gathered(boxes, t.human_row[q], self._gt_h_cols, g)
-        need = np.flatnonzero(overlap >= self.iou_threshold)
-        overlap[need] = np.minimum(overlap[need], box_iou_gathered(boxes, t.object_row[q[need]], self._gt_o_cols, g[need]))
+        overlap = pair_overlap(boxes, t.human_row, t.object_row, q, self._gt_h_cols, self._gt_o_cols, g,
+                               self.iou_threshold)
         best, pos = segment_first_argmax(overlap, counts)
         picked = np.full(len(t), -1, dtype=np.int64)  # global ground-truth row each triplet picks
         picked[pos >= 0] = g[pos[pos >= 0]]

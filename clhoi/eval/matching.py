@@ -40,18 +40,76 @@ def box_iou_inclusive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def box_iou_gathered(a_cols: np.ndarray, ia: np.ndarray, b_cols: np.ndarray, ib: np.ndarray) -> np.ndarray:
+IOU_CHUNK = 1 << 14
+"""Pairs per block in :func:`box_iou_gathered` and :func:`pair_overlap`: the temporaries of a block stay in the
+CPU cache, and memory for a million pairs is not allocated (and faulted in) several times over."""
+
+
+def box_iou_gathered(a_cols: np.ndarray, ia: np.ndarray, b_cols: np.ndarray, ib: np.ndarray,
+                     chunk: int = IOU_CHUNK) -> np.ndarray:
     """``box_iou_inclusive(a[ia], b[ib])`` from column-major boxes (``a_cols = a.T``, contiguous): the same
-    operations on contiguous columns, about twice as fast for a million pairs."""
+    operations, in the same order, on contiguous columns, ``chunk`` pairs at a time (the same doubles)."""
+    out = np.zeros(ia.size, dtype=np.float64)
+    for s in range(0, ia.size, chunk):
+        _iou_block(a_cols, ia[s:s + chunk], b_cols, ib[s:s + chunk], out[s:s + chunk])
+    return out
+
+
+def _iou_block(a_cols: np.ndarray, ia: np.ndarray, b_cols: np.ndarray, ib: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = box_iou_inclusive(a[ia], b[ib])`` (``out`` holds zeros): :func:`box_iou_inclusive`'s operations
+    on gathered columns, in place where that keeps the order of each operation."""
     ax1, ay1, ax2, ay2 = (a_cols[k][ia] for k in range(4))
     bx1, by1, bx2, by2 = (b_cols[k][ib] for k in range(4))
-    iw = np.minimum(ax2, bx2) - np.maximum(ax1, bx1) + 1
-    ih = np.minimum(ay2, by2) - np.maximum(ay1, by1) + 1
+    iw = np.minimum(ax2, bx2)
+    iw -= np.maximum(ax1, bx1)
+    iw += 1  # (min - max) + 1
+    ih = np.minimum(ay2, by2)
+    ih -= np.maximum(ay1, by1)
+    ih += 1
     inter = iw * ih
-    ua = (ax2 - ax1 + 1) * (ay2 - ay1 + 1) + (bx2 - bx1 + 1) * (by2 - by1 + 1) - inter
-    ok = (iw > 0) & (ih > 0)
-    out = np.zeros(inter.size, dtype=np.float64)
-    out[ok] = inter[ok] / ua[ok]
+    ax2 -= ax1
+    ax2 += 1
+    ay2 -= ay1
+    ay2 += 1
+    ax2 *= ay2  # (x2 - x1 + 1) * (y2 - y1 + 1)
+    bx2 -= bx1
+    bx2 += 1
+    by2 -= by1
+    by2 += 1
+    bx2 *= by2
+    ax2 += bx2
+    ax2 -= inter  # ua = (area_a + area_b) - inter
+    ok = iw > 0
+    ok &= ih > 0
+    np.divide(inter, ax2, out=out, where=ok)
+
+
+def pair_overlap(a_cols: np.ndarray, a_human: np.ndarray, a_object: np.ndarray, ia: np.ndarray,
+                 b_human_cols: np.ndarray, b_object_cols: np.ndarray, ib: np.ndarray, threshold: float,
+                 chunk: int = IOU_CHUNK) -> np.ndarray:
+    """``min(IoU_human, IoU_object)`` of human-object pairs where ``IoU_human >= threshold``, else ``IoU_human``.
+
+    Pair ``i`` compares the boxes ``a[a_human[ia[i]]]`` and ``a[a_object[ia[i]]]`` (``a_cols = a.T``)
+    with ``b_human[ib[i]]`` and ``b_object[ib[i]]`` (``b_human_cols = b_human.T``, ...), as
+    :func:`box_iou_gathered` compares them. Below the threshold the pair cannot be a hit whatever
+    ``IoU_object`` is, so that is computed only for the others. The same doubles as::
+
+        overlap = box_iou_gathered(a_cols, a_human[ia], b_human_cols, ib)
+        need = np.flatnonzero(overlap >= threshold)
+        overlap[need] = np.minimum(overlap[need],
+                                   box_iou_gathered(a_cols, a_object[ia[need]], b_object_cols, ib[need]))
+
+    ``chunk`` pairs at a time (no array of all pairs but the result).
+    """
+    out = np.zeros(ib.size, dtype=np.float64)
+    for s in range(0, ib.size, chunk):
+        o, i, j = out[s:s + chunk], ia[s:s + chunk], ib[s:s + chunk]
+        _iou_block(a_cols, a_human[i], b_human_cols, j, o)
+        need = np.flatnonzero(o >= threshold)
+        if need.size:
+            obj = np.zeros(need.size, dtype=np.float64)
+            _iou_block(a_cols, a_object[i[need]], b_object_cols, j[need], obj)
+            o[need] = np.minimum(o[need], obj)
     return out
 
 
