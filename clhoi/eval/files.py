@@ -367,8 +367,8 @@ def _vectorised(records: list, path: str) -> PredictionArrays | None:
 
 def _fast_checks_pass(a: PredictionArrays) -> bool:
     n = np.repeat(a.num_boxes, a.num_triplets)
-    p = a.pairs
-    return not ((p[:, 0] < 0) | (p[:, 1] < -1) | (p >= n[:, None]).any(1)).any()
+    h, o = a.pairs[:, 0], a.pairs[:, 1]  # column by column: `.any(1)` over rows of two is several times slower
+    return not ((h < 0) | (h >= n) | (o < -1) | (o >= n)).any()
 
 
 def _record_by_record(records: list, path: str) -> PredictionArrays:

@@ -129,8 +129,7 @@ class PredictionCollector:
             pairs = np.concatenate([b.pairs for b in blocks] + [np.zeros((0, 2), np.int64)])
             cls = np.concatenate([b.classes for b in blocks] + [np.zeros(0, np.int64)])
             score = np.concatenate([b.scores for b in blocks] + [np.zeros(0)])
-        part = np.repeat(np.arange(len(names)), n_trip)  # which stored record each triplet belongs to
-        n = n_boxes[part]
+        n = np.repeat(n_boxes, n_trip)  # each triplet's record's box count (np.repeat(x, n_trip): x per triplet)
         low = -1 if self.allow_no_object else 0
         checks = [
             ((pairs[:, 0] < 0) | (pairs[:, 0] >= n) | (pairs[:, 1] < low) | (pairs[:, 1] >= n), "index"),
@@ -140,23 +139,25 @@ class PredictionCollector:
         for bad, what in checks:
             if bad.any():
                 t = int(np.flatnonzero(bad)[0])
-                r = int(part[t])
+                r = int(np.searchsorted(np.cumsum(n_trip), t, side="right"))  # the record of triplet t
                 j = t - int(n_trip[:r].sum())
                 self._fail_triplet(names[r], int(n_boxes[r]), pairs[t], int(cls[t]), float(score[t]), j, what)
-        bad_box = ~np.isfinite(boxes).all(1) | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+        bad_box = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+        if not np.isfinite(boxes).all():  # rows of four: `.all(1)` only when needed (it is slow)
+            bad_box |= ~np.isfinite(boxes).all(1)
         if bad_box.any():
             k = int(np.flatnonzero(bad_box)[0])
             i = int(np.searchsorted(np.cumsum(n_boxes), k, side="right"))
             j = k - int(n_boxes[:i].sum())
             raise ValueError(f"{names[i]}: boxes[{j}] = {boxes[k].tolist()} is not a finite "
                              "[x1, y1, x2, y2] with x2 >= x1, y2 >= y1")
-        offset = (np.cumsum(n_boxes) - n_boxes)[part]  # first box of each triplet's record in `boxes`
+        offset = np.repeat(np.cumsum(n_boxes) - n_boxes, n_trip)  # first box of each triplet's record in `boxes`
         has_obj = pairs[:, 1] >= 0
         human_row = offset + pairs[:, 0]
         object_row = np.where(has_obj, offset + pairs[:, 1], -1)
         # ground-truth image order, each record's triplets kept in their own order (records are unique images)
         position = np.fromiter((self.index[n] for n in names), dtype=np.int64, count=len(names))
-        image = position[part]
+        image = np.repeat(position, n_trip)
         if (np.diff(position) > 0).all():  # records already in ground-truth order (the usual file): no copy
             return TripletArrays(image, pairs[:, 0].copy(), boxes, human_row, object_row, has_obj, cls, score)
         order = np.argsort(image, kind="stable")

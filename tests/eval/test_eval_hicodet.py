@@ -256,3 +256,22 @@ def test_predictions_file_keeps_doubles(tmp_path):
     (p,) = read_predictions(path)
     assert p.scores.dtype == torch.float64 and p.scores[0] < p.scores[1]  # distinct, unlike in float32
     assert p.boxes[0, 2].item() == 9.000000001
+
+
+@pytest.mark.parametrize("what, message", [
+    ("class", r"c: hoi\[1\] class 600 is outside the HICO-DET classes"),
+    ("score", r"c: hoi\[1\] score is inf"),
+    ("box", r"c: boxes\[1\] = \[1.0, 2.0, nan, 9.0\] is not a finite"),
+])
+def test_a_fault_after_images_without_triplets_names_its_image_and_row(what, message):
+    gts = [gt(n, [(H, O, AIRPLANE_C)]) for n in "abcd"]
+    c = pred("c", [(H, O, AIRPLANE_C, 0.9), (shifted(H, 3), O, AIRPLANE_C, 0.8)])
+    if what == "class":
+        c.classes[1] = 600
+    elif what == "score":
+        c.scores[1] = float("inf")
+    else:
+        c.boxes[1] = torch.tensor([1.0, 2.0, float("nan"), 9.0], dtype=c.boxes.dtype)
+    preds = [pred("a", []), pred("b", []), c, pred("d", [(H, O, AIRPLANE_C, 0.5)])]
+    with pytest.raises(ValueError, match=message):
+        evaluate_hicodet(preds, gts)
