@@ -33,7 +33,7 @@ from clhoi import vocab
 from clhoi.eval.ap import ap_11_point_segments
 from clhoi.eval.files import PredictionArrays
 from clhoi.eval.gather import PredictionCollector, _as_numpy
-from clhoi.eval.matching import argsort_descending, expand_groups, first_hits, pair_overlap, segment_first_argmax
+from clhoi.eval.matching import argsort_descending, expand_groups, first_hits, pair_overlap, segment_first_argmax_reaching
 
 if TYPE_CHECKING:
     from clhoi.structures import ImageAnnotation, Predictions
@@ -223,15 +223,16 @@ class HICODetEvaluator:
         boxes = np.ascontiguousarray(t.boxes.T)  # column-major: box_iou_gathered = box_iou_inclusive(a[i], b[j])
         overlap = pair_overlap(boxes, t.human_row, t.object_row, q, self._gt_h_cols, self._gt_o_cols, g,
                                self.iou_threshold)
-        best, pos = segment_first_argmax(overlap, counts)
-        picked = np.full(len(t), -1, dtype=np.int64)  # global ground-truth row each triplet picks
-        picked[pos >= 0] = g[pos[pos >= 0]]
+        # the pair each triplet picks (the first of largest overlap), where that reaches the threshold, else -1
+        pos = segment_first_argmax_reaching(overlap, q, len(t), self.iou_threshold)
+        hit = pos >= 0
+        picked = g[pos] if g.size else pos  # global ground-truth row each hit picks (any value elsewhere)
         # visiting order: class, then descending score, ties in (image, triplet) order (MATLAB's stable sort):
         # the triplets are in (image, triplet) order, so two stable sorts give it (the same order as
         # np.lexsort((np.arange(T), -score, cls)), several times faster: the class sort is a radix sort)
         by_score = argsort_descending(t.score)  # = np.argsort(-t.score, kind="stable")
         order = by_score[np.argsort(t.cls[by_score].astype(np.int16 if c < 2**15 else np.int64), kind="stable")]
-        tp = first_hits(order, best >= self.iou_threshold, picked)
+        tp = first_hits(order, hit, picked)
         num_gt = np.bincount(self._gt_cls, minlength=c)
         known = self._has_object[t.image, self._class_object[t.cls]]
         rare = np.zeros(c, dtype=bool)

@@ -163,6 +163,34 @@ def segment_first_argmax(values: np.ndarray, counts: np.ndarray) -> tuple[np.nda
     return best, pos
 
 
+def segment_first_argmax_reaching(values: np.ndarray, segment: np.ndarray, num_segments: int,
+                                  threshold: float) -> np.ndarray:
+    """Per segment: the position of the first occurrence of its max, where that max reaches ``threshold``.
+
+    Args:
+        values: ``[K]`` float64 without NaN, segments laid end to end.
+        segment: ``[K]`` int64, the segment of each value, non-decreasing (``expand_groups``'s ``q_idx``).
+        num_segments: ``Q``.
+        threshold: the max must be ``>= threshold``.
+
+    Returns:
+        ``[Q]`` int64: where ``best >= threshold``, ``pos`` of ``segment_first_argmax(values, counts)``
+        (``best, pos``), else -1. Only the values reaching the threshold are looked at (a segment's max
+        does exactly when some value does; every occurrence of such a max does).
+    """
+    pos = np.full(num_segments, -1, dtype=np.int64)
+    cand = np.flatnonzero(values >= threshold)
+    if cand.size == 0:
+        return pos
+    seg, v = segment[cand], values[cand]
+    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+    best = np.maximum.reduceat(v, starts)
+    at_max = np.flatnonzero(v == np.repeat(best, np.diff(np.r_[starts, v.size])))
+    first = at_max[np.r_[True, seg[at_max[1:]] != seg[at_max[:-1]]]]  # the first max of each segment
+    pos[seg[first]] = cand[first]
+    return pos
+
+
 def first_hits(order: np.ndarray, valid: np.ndarray, target: np.ndarray) -> np.ndarray:
     """True positives of a greedy match, given each detection's picked ground truth.
 
