@@ -133,14 +133,20 @@ def ap_11_point_segments(hits: np.ndarray, bounds: np.ndarray, num_gt: np.ndarra
         return ap, recall
     start, end = bounds[:-1], bounds[1:]
     size = end - start
-    tp_cum = np.cumsum(hits, dtype=np.float64)  # exact integer counts
-    before = np.concatenate([[0.0], tp_cum])[start]  # true positives of the classes before k
-    class_of = np.repeat(np.arange(c), size)
-    tp_k = tp_cum - before[class_of]  # cumulative true positives inside the class: exact
-    count = (np.arange(d) - start[class_of] + 1).astype(np.float64)
-    prec = tp_k / ((count - tp_k) + tp_k)
+    tp0 = np.zeros(d + 1)  # tp0[i]: true positives among hits[:i], exact integer counts
+    np.cumsum(hits, dtype=np.float64, out=tp0[1:])
+    before = tp0[start]  # true positives of the classes before k
+    tp_k = tp0[1:] - np.repeat(before, size)  # cumulative true positives inside the class: exact
+    count = np.arange(1, d + 1) - np.repeat(start, size)  # detections so far inside the class
+    # prec = tp_k / ((count - tp_k) + tp_k), with a -inf sentinel at index d (for the maxima below)
+    prec = np.empty(d + 1)
+    prec[d] = -np.inf
+    den = count.astype(np.float64)
+    den -= tp_k
+    den += tp_k
+    np.divide(tp_k, den, out=prec[:d])
     npos = num_gt.astype(np.float64)
-    total = np.concatenate([[0.0], tp_cum])[end] - before  # true positives per class
+    total = tp0[end] - before  # true positives per class
     has = size > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         recall[has] = total[has] / npos[has]
@@ -173,7 +179,7 @@ def ap_11_point_segments(hits: np.ndarray, bounds: np.ndarray, num_gt: np.ndarra
     flat, flat_next = first.ravel(), nxt.ravel()
     empty = flat >= flat_next
     # a -inf sentinel at index d: a piece may end at d, and empty pieces may start there (they are masked)
-    piece = np.maximum.reduceat(np.append(prec, -np.inf), flat)
+    piece = np.maximum.reduceat(prec, flat)
     piece[empty] = -np.inf
     suffix = np.maximum.accumulate(piece.reshape(c, 11)[:, ::-1], axis=1)[:, ::-1]
     p = np.where(suffix == -np.inf, 0.0, suffix)
