@@ -216,7 +216,7 @@ class HICODetEvaluator:
         # ground-truth pairs grouped by (image, class), file row order kept inside a group
         gt_key = self._gt_image * c + self._gt_cls
         gt_order = np.argsort(gt_key, kind="stable")
-        q, k, counts = expand_groups(t.image * c + t.cls, gt_key[gt_order])
+        q, k, counts = expand_groups(t.image * c + t.cls, gt_key[gt_order], key_bound=self.num_images * c)
         g = gt_order[k]
         # overlap = min(IoU_h, IoU_o); the object IoU is needed only where IoU_h reaches the threshold: elsewhere
         # the pair stays below it whatever IoU_o is, so it can neither be a hit nor tie with one

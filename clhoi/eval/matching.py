@@ -113,30 +113,45 @@ def pair_overlap(a_cols: np.ndarray, a_human: np.ndarray, a_object: np.ndarray, 
     return out
 
 
-def expand_groups(query_keys: np.ndarray, target_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def expand_groups(query_keys: np.ndarray, target_keys: np.ndarray,
+                  key_bound: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All (query, target) index pairs with equal keys: a vectorised join.
 
     Args:
         query_keys: ``[Q]`` int64.
         target_keys: ``[T]`` int64, sorted ascending.
+        key_bound: optional: every key is in ``[0, key_bound)``. When that range is at most
+            :data:`TABLE_KEYS_PER_QUERY` times ``Q``, each query's group is looked up in a table
+            indexed by key instead of searched for (the same groups, faster for many queries).
 
     Returns:
         ``(q_idx, t_idx, counts)``: ``[K]`` query indices (ascending), ``[K]`` target
         indices (ascending within a query, i.e. in target order), and ``[Q]`` the
         number of targets each query met.
     """
-    # one search among the distinct target keys (the same lo / hi as searching both sides in target_keys)
+    # the distinct target keys: where each one's run starts in target_keys, and its length
     first = np.flatnonzero(np.r_[True, target_keys[1:] != target_keys[:-1]]) if target_keys.size else target_keys[:0]
-    distinct = target_keys[first]
     size = np.diff(np.r_[first, target_keys.size])
-    at = np.minimum(np.searchsorted(distinct, query_keys, side="left"), max(distinct.size - 1, 0))
-    found = distinct[at] == query_keys if distinct.size else np.zeros(query_keys.size, dtype=bool)
-    lo = np.where(found, first[at], 0) if distinct.size else np.zeros(query_keys.size, dtype=np.int64)
-    counts = np.where(found, size[at], 0) if distinct.size else np.zeros(query_keys.size, dtype=np.int64)
+    if key_bound is not None and 0 < key_bound <= TABLE_KEYS_PER_QUERY * query_keys.size and first.size < 2**31 - 1:
+        slot = np.zeros(key_bound, dtype=np.int32)  # 1 + the distinct key's number; 0: no target has the key
+        slot[target_keys[first]] = np.arange(1, first.size + 1, dtype=np.int32)
+        at = slot[query_keys]
+        lo, counts = np.r_[0, first][at], np.r_[0, size][at]
+    else:
+        # one search among the distinct target keys (the same lo / hi as searching both sides in target_keys)
+        distinct = target_keys[first]
+        at = np.minimum(np.searchsorted(distinct, query_keys, side="left"), max(distinct.size - 1, 0))
+        found = distinct[at] == query_keys if distinct.size else np.zeros(query_keys.size, dtype=bool)
+        lo = np.where(found, first[at], 0) if distinct.size else np.zeros(query_keys.size, dtype=np.int64)
+        counts = np.where(found, size[at], 0) if distinct.size else np.zeros(query_keys.size, dtype=np.int64)
     q_idx = np.repeat(np.arange(query_keys.size), counts)
     starts = np.cumsum(counts) - counts
     t_idx = np.arange(q_idx.size) - np.repeat(starts - lo, counts)
     return q_idx, t_idx, counts
+
+
+TABLE_KEYS_PER_QUERY = 8
+""":func:`expand_groups` looks keys up in a table (4 bytes a key) when their range is at most this many per query."""
 
 
 def segment_first_argmax(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
