@@ -266,12 +266,17 @@ class HICODetEvaluator:
 
 def _ground_truth(annotations: Sequence[ImageAnnotation], num_classes: int) -> tuple[np.ndarray, ...]:
     """Flatten HOI rows into ``(image [G], class [G], human box [G, 4], object box [G, 4])``, float64 boxes."""
-    hois = [_as_numpy(a.hoi, np.int64).reshape(-1, 3) for a in annotations]
-    boxes = [_as_numpy(a.boxes, np.float64).reshape(-1, 4) for a in annotations]
-    n_rows = np.array([h.shape[0] for h in hois], dtype=np.int64)
-    n_boxes = np.array([b.shape[0] for b in boxes], dtype=np.int64)
-    hoi = np.concatenate(hois + [np.zeros((0, 3), np.int64)])
-    all_boxes = np.concatenate(boxes + [np.zeros((0, 4))])
+    hoi_rows, box_rows = _flat_rows([a.hoi for a in annotations], 3), _flat_rows([a.boxes for a in annotations], 4)
+    if hoi_rows is not None and box_rows is not None:  # NumPy annotations (the torch-free readers)
+        (n_rows, hoi), (n_boxes, all_boxes) = hoi_rows, box_rows
+        hoi, all_boxes = hoi.astype(np.int64, copy=False), all_boxes.astype(np.float64, copy=False)
+    else:
+        hois = [_as_numpy(a.hoi, np.int64).reshape(-1, 3) for a in annotations]
+        boxes = [_as_numpy(a.boxes, np.float64).reshape(-1, 4) for a in annotations]
+        n_rows = np.array([h.shape[0] for h in hois], dtype=np.int64)
+        n_boxes = np.array([b.shape[0] for b in boxes], dtype=np.int64)
+        hoi = np.concatenate(hois + [np.zeros((0, 3), np.int64)])
+        all_boxes = np.concatenate(boxes + [np.zeros((0, 4))])
     image = np.repeat(np.arange(len(annotations), dtype=np.int64), n_rows)
     n = n_boxes[image]
     bad = (hoi[:, :2] < 0).any(1) | (hoi[:, :2] >= n[:, None]).any(1)
@@ -285,6 +290,20 @@ def _ground_truth(annotations: Sequence[ImageAnnotation], num_classes: int) -> t
         raise ValueError(f"{a.file_name}: ground-truth class outside 0-{num_classes - 1}")
     offset = (np.cumsum(n_boxes) - n_boxes)[image]
     return image, hoi[:, 2].copy(), all_boxes[offset + hoi[:, 0]], all_boxes[offset + hoi[:, 1]]
+
+
+def _flat_rows(parts: list, width: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(rows per part, all rows)`` when the parts are NumPy arrays ``[n, width]`` of one dtype, else ``None``.
+
+    Then casting all rows at once gives what casting each part does (``_as_numpy(part, dtype)``): the
+    cast is element by element, and a concatenation of arrays of one dtype keeps every value.
+    """
+    if not parts or type(parts[0]) is not np.ndarray:
+        return None
+    dt = parts[0].dtype
+    if not all(type(x) is np.ndarray and x.dtype is dt and x.ndim == 2 and x.shape[1] == width for x in parts):
+        return None
+    return np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), np.concatenate(parts)
 
 
 def evaluate_hicodet(
