@@ -57,10 +57,12 @@ def fork_call(fn: Callable[..., Any], *args: Any, capacity: int) -> Callable[[],
         return None
     if pid == 0:  # the child: compute, leave the result, exit without any clean-up (atexit, buffers, frees)
         try:
-            payload = pickle.dumps(fn(*args), protocol=pickle.HIGHEST_PROTOCOL)
-            if len(payload) <= capacity:
-                shared[8:8 + len(payload)] = payload
-                shared[:8] = len(payload).to_bytes(8, "little")
+            result = fn(*args)
+            # pickled straight into the shared memory (protocol 5 writes large buffers, such as arrays'
+            # data, without an intermediate copy); a result over capacity raises ValueError there
+            shared.seek(8)
+            pickle.dump(result, shared, protocol=5)
+            shared[:8] = (shared.tell() - 8).to_bytes(8, "little")
         except BaseException:  # noqa: BLE001 - whatever happens, the parent does the work itself
             pass
         finally:
@@ -70,10 +72,16 @@ def fork_call(fn: Callable[..., Any], *args: Any, capacity: int) -> Callable[[],
         try:
             os.waitpid(pid, 0)
             size = int.from_bytes(shared[:8], "little")
-            return pickle.loads(shared[8:8 + size]) if size else NO_RESULT
+            if not size:
+                return NO_RESULT
+            with memoryview(shared) as view:  # unpickled in place: the objects copy what they keep
+                return pickle.loads(view[8:8 + size])
         except Exception:  # noqa: BLE001 - no complete result: the child failed
             return NO_RESULT
         finally:
-            shared.close()
+            try:
+                shared.close()
+            except BufferError:  # a view of it still alive (none is kept): it is closed when collected
+                pass
 
     return join

@@ -116,6 +116,22 @@ def test_fork_call_gives_the_result_or_no_result():
     assert parallel.fork_call(bytes, 1 << 20, capacity=1 << 10)() is parallel.NO_RESULT  # too large
 
 
+def _arrays(n: int) -> tuple:
+    rng = np.random.default_rng(n)
+    a = rng.random((n, 4))
+    return a, rng.integers(0, 9, (n, 3))[:, :2], ["x" * 3] * 5  # a float block, a strided int view, a list
+
+
+def test_fork_call_returns_arrays_that_outlive_the_shared_memory():
+    join = parallel.fork_call(_arrays, 300_000, capacity=32 << 20)  # ~15 MB: buffers far over a pickle frame
+    got = join()
+    want = _arrays(300_000)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1]) and got[2] == want[2]
+    got[0][0, 0] = -1.0  # its own, writable memory
+    assert got[0].flags.writeable and got[0].sum() != want[0].sum()
+    assert parallel.fork_call(_arrays, 300_000, capacity=1 << 20)() is parallel.NO_RESULT  # over capacity
+
+
 def test_vcoco_annotations_read_aside_give_the_same_result_and_warnings(tmp_path, monkeypatch):
     import warnings
 
