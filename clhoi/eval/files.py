@@ -345,13 +345,14 @@ def _vectorised(records: list, path: str) -> PredictionArrays | None:
         if (np.fromiter(map(len, labels), dtype=np.int64, count=r) != nb).any():
             return None
         nt = np.fromiter(map(len, hoi), dtype=np.int64, count=r)
-        box_rows = list(chain.from_iterable(boxes))
-        hoi_rows = list(chain.from_iterable(hoi))
-        if set(map(len, box_rows)) - {4} or set(map(len, hoi_rows)) - {4}:
+        # the rows are iterated where they lie (a list of all rows would cost more than a second pass)
+        n_boxes, n_hoi = int(nb.sum()), int(nt.sum())  # rows: a JSON list, object or string has len() items
+        if set(map(len, chain.from_iterable(boxes))) - {4} or set(map(len, chain.from_iterable(hoi))) - {4}:
             return None
-        b = np.fromiter(chain.from_iterable(box_rows), dtype=np.float64, count=4 * len(box_rows)).reshape(-1, 4)
-        lab = np.fromiter(chain.from_iterable(labels), dtype=np.float64, count=len(box_rows))
-        h = np.fromiter(chain.from_iterable(hoi_rows), dtype=np.float64, count=4 * len(hoi_rows)).reshape(-1, 4)
+        b = np.fromiter(chain.from_iterable(chain.from_iterable(boxes)), dtype=np.float64, count=4 * n_boxes)
+        lab = np.fromiter(chain.from_iterable(labels), dtype=np.float64, count=n_boxes)
+        h = np.fromiter(chain.from_iterable(chain.from_iterable(hoi)), dtype=np.float64, count=4 * n_hoi)
+        b, h = b.reshape(-1, 4), h.reshape(-1, 4)
     except (TypeError, ValueError, KeyError):
         return None
     # integers: the int64 cast gives the same value back (NaN, infinities, fractions and values out of
