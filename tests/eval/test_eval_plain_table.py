@@ -40,11 +40,16 @@ def _rich(result, width):
     return out.getvalue()
 
 
-@pytest.mark.parametrize("width", [20, 42, 43, 44, 80, 200])
-def test_the_plain_text_is_what_rich_prints(monkeypatch, width):
+def _plain_terminal(monkeypatch, width):
+    """A pipe of ``width`` columns, no forced colours: where the plain text may stand in for rich."""
     monkeypatch.setenv("COLUMNS", str(width))
     monkeypatch.delenv("FORCE_COLOR", raising=False)
     monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+
+
+@pytest.mark.parametrize("width", [20, 42, 43, 44, 80, 200])
+def test_the_plain_text_is_what_rich_prints(monkeypatch, width):
+    _plain_terminal(monkeypatch, width)
     rng = np.random.default_rng(width)
     seen = 0
     for images, triplets in ((9658, 954600), (1, 0), (12, 3), (9658, 10**9), (10**6, 10**9), (10**12, 10**12)):
@@ -82,9 +87,7 @@ def _vcoco(rng, images, records):
 
 @pytest.mark.parametrize("width", [20, 27, 28, 29, 30, 31, 35, 44, 80, 200])
 def test_the_plain_v_coco_text_is_what_rich_prints(monkeypatch, width):
-    monkeypatch.setenv("COLUMNS", str(width))
-    monkeypatch.delenv("FORCE_COLOR", raising=False)
-    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    _plain_terminal(monkeypatch, width)
     rng = np.random.default_rng(width)
     seen = 0
     for images, records in ((1000, 9888), (4946, 1), (1, 0), (12, 3 * 10**6), (10**30, 10**30), (10**40, 10**5)):
