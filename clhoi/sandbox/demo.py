@@ -210,9 +210,9 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
             "supervised", experiment(inputs, out / "supervised", "full", epochs=s.epochs, **common))
     elif ablation == "chain":
         chain_common = {k: v for k, v in common.items() if k != "model"}
-        supervised = LossConfig(context=0, i2t=0, t2i=0, soft_relation=0, supervised=1)
         for i, (label, switches, weights) in enumerate(chain_rows()):
-            loss = supervised if chain_supervision == "full" else replace(LossConfig(), **weights)
+            # full supervision: experiment()'s loss of that setting (the supervised term alone)
+            loss = None if chain_supervision == "full" else replace(LossConfig(), **weights)
             cfg = experiment(inputs, out / f"chain{i}", chain_supervision, epochs=s.epochs,
                              model=sandbox_model_config(**{**extra, **switches}), loss=loss, **chain_common)
             results[label] = train_eval(f"chain{i}: {label}", cfg)
