@@ -220,7 +220,7 @@ class HICODetEvaluator:
         g = gt_order[k]
         # overlap = min(IoU_h, IoU_o); the object IoU is needed only where IoU_h reaches the threshold: elsewhere
         # the pair stays below it whatever IoU_o is, so it can neither be a hit nor tie with one
-        boxes = np.ascontiguousarray(t.boxes.T)  # column-major: box_iou_gathered = box_iou_inclusive(a[i], b[j])
+        boxes = np.ascontiguousarray(t.boxes.T)  # column-major, as pair_overlap takes them
         overlap = pair_overlap(boxes, t.human_row, t.object_row, q, self._gt_h_cols, self._gt_o_cols, g,
                                self.iou_threshold)
         # the pair each triplet picks (the first of largest overlap), where that reaches the threshold, else -1

@@ -41,18 +41,8 @@ def box_iou_inclusive(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 IOU_CHUNK = 1 << 14
-"""Pairs per block in :func:`box_iou_gathered` and :func:`pair_overlap`: the temporaries of a block stay in the
+"""Pairs per block in :func:`pair_overlap`: the temporaries of a block stay in the
 CPU cache, and memory for a million pairs is not allocated (and faulted in) several times over."""
-
-
-def box_iou_gathered(a_cols: np.ndarray, ia: np.ndarray, b_cols: np.ndarray, ib: np.ndarray,
-                     chunk: int = IOU_CHUNK) -> np.ndarray:
-    """``box_iou_inclusive(a[ia], b[ib])`` from column-major boxes (``a_cols = a.T``, contiguous): the same
-    operations, in the same order, on contiguous columns, ``chunk`` pairs at a time (the same doubles)."""
-    out = np.zeros(ia.size, dtype=np.float64)
-    for s in range(0, ia.size, chunk):
-        _iou_block(a_cols, ia[s:s + chunk], b_cols, ib[s:s + chunk], out[s:s + chunk])
-    return out
 
 
 def _iou_block(a_cols: np.ndarray, ia: np.ndarray, b_cols: np.ndarray, ib: np.ndarray, out: np.ndarray) -> None:
@@ -89,15 +79,13 @@ def pair_overlap(a_cols: np.ndarray, a_human: np.ndarray, a_object: np.ndarray, 
                  chunk: int = IOU_CHUNK) -> np.ndarray:
     """``min(IoU_human, IoU_object)`` of human-object pairs where ``IoU_human >= threshold``, else ``IoU_human``.
 
-    Pair ``i`` compares the boxes ``a[a_human[ia[i]]]`` and ``a[a_object[ia[i]]]`` (``a_cols = a.T``)
-    with ``b_human[ib[i]]`` and ``b_object[ib[i]]`` (``b_human_cols = b_human.T``, ...), as
-    :func:`box_iou_gathered` compares them. Below the threshold the pair cannot be a hit whatever
-    ``IoU_object`` is, so that is computed only for the others. The same doubles as::
+    Pair ``i`` compares the boxes ``a[a_human[ia[i]]]`` and ``a[a_object[ia[i]]]`` (``a_cols = a.T``,
+    contiguous) with ``b_human[ib[i]]`` and ``b_object[ib[i]]`` (``b_human_cols = b_human.T``, ...) by
+    :func:`box_iou_inclusive`'s operations on gathered columns. Below the threshold the pair cannot be a
+    hit whatever ``IoU_object`` is, so that is computed only for the others. The same doubles as::
 
-        overlap = box_iou_gathered(a_cols, a_human[ia], b_human_cols, ib)
-        need = np.flatnonzero(overlap >= threshold)
-        overlap[need] = np.minimum(overlap[need],
-                                   box_iou_gathered(a_cols, a_object[ia[need]], b_object_cols, ib[need]))
+        iou_h = box_iou_inclusive(a[a_human[ia]], b_human[ib])
+        np.where(iou_h >= threshold, np.minimum(iou_h, box_iou_inclusive(a[a_object[ia]], b_object[ib])), iou_h)
 
     ``chunk`` pairs at a time (no array of all pairs but the result).
     """

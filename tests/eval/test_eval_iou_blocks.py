@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from clhoi.eval.matching import box_iou_gathered, box_iou_inclusive, pair_overlap
+from clhoi.eval.matching import box_iou_inclusive, pair_overlap
 
 
 def _boxes(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -17,13 +17,16 @@ def _boxes(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 14])
-def test_box_iou_gathered_equals_box_iou_inclusive_bit_for_bit(chunk):
+def test_human_iou_equals_box_iou_inclusive_bit_for_bit(chunk):
+    """Above any IoU (threshold 2) pair_overlap is the human-box IoU of every pair: the blocked IoU itself."""
     rng = np.random.default_rng(3)
     a, b = _boxes(rng, 300), _boxes(rng, 200)
     ia, ib = rng.integers(0, 300, 5000), rng.integers(0, 200, 5000)
     b[:20] = a[:20]
     ia[:100] = ib[:100] = rng.integers(0, 20, 100)  # equal boxes: IoU 1 (or 0 for a degenerate one)
-    got = box_iou_gathered(np.ascontiguousarray(a.T), ia, np.ascontiguousarray(b.T), ib, chunk=chunk)
+    rows = np.arange(300)
+    got = pair_overlap(np.ascontiguousarray(a.T), rows, rows, ia, np.ascontiguousarray(b.T), np.ascontiguousarray(b.T),
+                       ib, 2.0, chunk=chunk)
     want = box_iou_inclusive(a[ia], b[ib])
     assert got.dtype == np.float64 and got.shape == (5000,)
     assert np.array_equal(got.view(np.int64), want.view(np.int64))
@@ -50,5 +53,4 @@ def test_pair_overlap_equals_human_then_object_iou(chunk):
 def test_empty_pairs():
     cols = np.zeros((4, 0))
     none = np.zeros(0, dtype=np.int64)
-    assert box_iou_gathered(cols, none, cols, none).shape == (0,)
     assert pair_overlap(cols, none, none, none, cols, cols, none, 0.5).shape == (0,)
