@@ -21,6 +21,14 @@ Variants (each changes every row of the ablation):
   learn when the labels say everything.
 * ``object_negatives``: ``data.object_negatives: 2`` (two hard negative verbs per image for L_I2T, drawn from
   the verbs the teacher pairs with the image's objects elsewhere).
+* ``mlp_probe``, ``supervised_mlp_probe``: the capability probes' settings in the demo world: the minimal
+  baseline ``model.baseline: mlp`` (``MLP(e_h, e_o)``, no geometry, no global token) under every row,
+  object-centric box embeddings, the visual link masked to ``b_u`` and reading CLIP layer 0; annotation-free
+  and with full supervision.
+* ``upt_blind``, ``supervised_upt_blind``: UPT's head as the baseline, without its global token
+  (``model.upt_global_token: false``), with object-centric box embeddings and the visual link masked to ``b_u``
+  on CLIP layer 0: a UPT baseline that sees geometry and detector classes but neither the object's look nor the
+  scene.
 
 Usage::
 
@@ -53,6 +61,12 @@ VARIANTS: dict[str, tuple[Any, ...]] = {  # model overrides, box embeddings[, De
     "supervised_class": ({}, "class", {}, {"chain_supervision": "full"}),
     "supervised_residual": ({"link_residual": True}, "pooled", {}, {"chain_supervision": "full"}),
     "object_negatives": ({}, "pooled", {}, {"data_overrides": {"object_negatives": 2}}),
+    "mlp_probe": ({"baseline": "mlp", "visual_union_guidance": "mask", "visual_feature_layer": 0}, "class"),
+    "supervised_mlp_probe": ({"baseline": "mlp", "visual_union_guidance": "mask", "visual_feature_layer": 0}, "class",
+                             {}, {"chain_supervision": "full"}),
+    "upt_blind": ({"upt_global_token": False, "visual_union_guidance": "mask", "visual_feature_layer": 0}, "class"),
+    "supervised_upt_blind": ({"upt_global_token": False, "visual_union_guidance": "mask", "visual_feature_layer": 0},
+                             "class", {}, {"chain_supervision": "full"}),
 }
 
 

@@ -55,6 +55,10 @@ class ModelConfig:
             and competitive layers, :mod:`clhoi.models.upt`; the paper builds on
             UPT) or ``mlp`` (``MLP(e_h, e_o)``, a minimal ablation baseline).
         num_cooperative_layers: cooperative layers of the UPT head (UPT: 2).
+        upt_global_token: the UPT head fuses the mean of the image tokens (UPT's
+            global feature) into every pair token. ``False`` drops it: an
+            ablation whose baseline cannot see the scene (docs/results.md,
+            issue 10 part 2). Default ``True``: UPT as published.
         use_vlt: the Visual Linguistic Translator; off = ``f_v`` is a linear
             projection of ``f_img`` and there is no ``f_c``.
         use_spatial: spatial cognition (pair geometry prior ``S`` and the
@@ -116,6 +120,7 @@ class ModelConfig:
     dropout: float = 0.1
     baseline: str = "upt"
     num_cooperative_layers: int = 2
+    upt_global_token: bool = True
     use_vlt: bool = True
     use_spatial: bool = True
     use_visual: bool = True

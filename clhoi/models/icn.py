@@ -222,16 +222,19 @@ class InteractionCognitionNetwork(nn.Module):
         visual_guidance: how ``b_u`` guides Eq. 3 (:class:`VisualCognition`): none, mask, bias.
         residual: the spatial link adds to the UPT head's pair features and Eq. 2's query adds
             to ``I_s`` (``model.link_residual``).
+        upt_global_token: the UPT head fuses the mean image token (``model.upt_global_token``).
     """
 
     def __init__(self, dim: int, visual_dim: int, context_dim: int, heads: int = 8, num_spatial_layers: int = 2,
                  dropout: float = 0.1, use_spatial: bool = True, use_visual: bool = True,
                  use_context: bool = True, baseline: str = "mlp", image_dim: int = 0,
-                 num_cooperative_layers: int = 2, visual_guidance: str = "none", residual: bool = False) -> None:
+                 num_cooperative_layers: int = 2, visual_guidance: str = "none", residual: bool = False,
+                 upt_global_token: bool = True) -> None:
         super().__init__()
         if baseline not in ("upt", "mlp"):
             raise ValueError(f"unknown baseline {baseline!r}; valid: upt, mlp")
-        self.baseline = UPTHead(dim, image_dim, heads, num_cooperative_layers, dropout) if baseline == "upt" else None
+        self.baseline = (UPTHead(dim, image_dim, heads, num_cooperative_layers, dropout, upt_global_token)
+                         if baseline == "upt" else None)
         self.spatial = SpatialCognition(dim, heads, num_spatial_layers, dropout, enabled=use_spatial,
                                         base_dim=dim if baseline == "upt" else 0, residual=residual)
         self.visual = VisualCognition(dim, visual_dim, heads, dropout, visual_guidance, residual) if use_visual else None

@@ -92,6 +92,7 @@ class CLHOI(nn.Module, PyTorchModelHubMixin, library_name="clhoi", license="mit"
             use_spatial=cfg.use_spatial, use_visual=cfg.use_visual, use_context=cfg.use_context,
             baseline=cfg.baseline, image_dim=c, num_cooperative_layers=cfg.num_cooperative_layers,
             visual_guidance=cfg.visual_union_guidance, residual=cfg.link_residual,
+            upt_global_token=cfg.upt_global_token,
         )
         self.out_proj = nn.Linear(h, d)  # interaction features to the CLIP text width
         self.log_logit_scale = nn.Parameter(torch.tensor(math.log(cfg.logit_scale_init)),

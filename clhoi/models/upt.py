@@ -152,19 +152,22 @@ class UPTHead(nn.Module):
         heads: attention heads of both layers.
         num_cooperative_layers: UPT uses 2.
         dropout: dropout of both layers (UPT: 0.1).
+        global_token: fuse the mean image token into every pair token (UPT does); ``False``
+            builds pair tokens from the boxes and their geometry alone.
     """
 
     def __init__(self, dim: int, image_dim: int, heads: int = 8, num_cooperative_layers: int = 2,
-                 dropout: float = 0.1) -> None:
+                 dropout: float = 0.1, global_token: bool = True) -> None:
         super().__init__()
         r = 2 * dim
+        width = 2 * r if global_token else r
         self.spatial_head = nn.Sequential(nn.Linear(NUM_PAIR_FEATURES, 128), nn.ReLU(), nn.Linear(128, 256), nn.ReLU(),
                                           nn.Linear(256, r), nn.ReLU())
         self.cooperative = nn.ModuleList(CooperativeLayer(dim, r, heads, dropout) for _ in range(num_cooperative_layers))
         self.fuse_pair = MultiBranchFusion(2 * dim, r, r)
-        self.fuse_global = MultiBranchFusion(image_dim, r, r)
-        self.competitive = CompetitiveLayer(2 * r, heads, 8 * dim, dropout)
-        self.out = nn.Linear(2 * r, dim)
+        self.fuse_global = MultiBranchFusion(image_dim, r, r) if global_token else None
+        self.competitive = CompetitiveLayer(width, heads, 8 * dim, dropout)
+        self.out = nn.Linear(width, dim)
 
     def forward(self, e: Tensor, boxes: Tensor, box_mask: Tensor, pair_h: Tensor, pair_o: Tensor, pair_mask: Tensor,
                 image_features: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -189,7 +192,9 @@ class UPTHead(nn.Module):
         bidx = torch.arange(e.shape[0], device=e.device)[:, None]  # [B, 1]
         s_pair = spatial[bidx, pair_h, pair_o]  # [B, M, R]
         unary = torch.cat([_gather(x, pair_h), _gather(x, pair_o)], -1)  # [B, M, 2H]
-        g = image_features.mean(1, keepdim=True).expand(-1, pair_h.shape[1], -1)  # [B, M, C]
-        tokens = torch.cat([self.fuse_pair(unary, s_pair), self.fuse_global(g.to(e.dtype), s_pair)], -1)  # [B, M, 2R]
+        tokens = self.fuse_pair(unary, s_pair)  # [B, M, R]
+        if self.fuse_global is not None:
+            g = image_features.mean(1, keepdim=True).expand(-1, pair_h.shape[1], -1)  # [B, M, C]
+            tokens = torch.cat([tokens, self.fuse_global(g.to(e.dtype), s_pair)], -1)  # [B, M, 2R]
         tokens, weights = self.competitive(tokens, pair_mask, need_weights)
         return self.out(tokens), weights

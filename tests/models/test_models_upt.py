@@ -156,3 +156,30 @@ def test_student_with_upt_baseline_trains_end_to_end(cfg: ModelConfig) -> None:
     assert out.interaction.shape[0] == 4 and out.attentions["competitive"].shape == (4, 4)
     out.interaction.sum().backward()
     assert all(p.grad is not None for n, p in model.icn.baseline.named_parameters())
+
+
+def test_global_token_switch_decides_whether_the_image_reaches_the_pairs() -> None:
+    """``global_token=False``: pair features no longer depend on the image tokens; the boxes still decide them."""
+    e, box, bm, ph, po, pm, img = head_inputs([3, 6], [2, 5])
+    other = img.flip(0) * 3 + 1
+    for global_token in (True, False):
+        torch.manual_seed(0)
+        head = UPTHead(16, 24, heads=4, dropout=0.0, global_token=global_token).eval()
+        out, _ = head(e, box, bm, ph, po, pm, img)
+        swapped, _ = head(e, box, bm, ph, po, pm, other)
+        assert torch.isfinite(out).all() and out.shape == (2, 5, 16)
+        same = torch.allclose(out[pm], swapped[pm])
+        assert same is (not global_token)
+        moved, _ = head(e, box.flip(1), bm, ph, po, pm, img)
+        assert not torch.allclose(out[pm], moved[pm])
+    assert (head.fuse_global is None and head.competitive.norm1.normalized_shape == (32,)
+            and head.out.in_features == 32)  # R = 2H, not 2R
+
+
+def test_global_token_config_reaches_the_head(cfg: ModelConfig) -> None:
+    assert ModelConfig().upt_global_token is True
+    with_g = build_student(dataclasses.replace(cfg, baseline="upt"))
+    without = build_student(dataclasses.replace(cfg, baseline="upt", upt_global_token=False))
+    assert with_g.icn.baseline.fuse_global is not None and without.icn.baseline.fuse_global is None
+    extra = set(with_g.state_dict()) - set(without.state_dict())
+    assert extra and all(k.startswith("icn.baseline.fuse_global.") for k in extra)
