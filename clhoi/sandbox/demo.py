@@ -211,6 +211,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
     elif ablation == "chain":
         chain_common = {k: v for k, v in common.items() if k != "model"}
         for i, (label, switches, weights) in enumerate(chain_rows()):
+            if i == 0 and extra.get("baseline") == "mlp":
+                label = "baseline (MLP(e_h, e_o))"  # model_overrides replaced UPT's head
             # full supervision: experiment()'s loss of that setting (the supervised term alone)
             loss = None if chain_supervision == "full" else replace(LossConfig(), **weights)
             cfg = experiment(inputs, out / f"chain{i}", chain_supervision, epochs=s.epochs,

@@ -88,21 +88,26 @@ def test_demo_variants_reach_every_row(tmp_path):
         run_demo(DemoSettings(), tmp_path / "bad", tmp_path / "cache", box_embeddings="bogus", echo=lambda s: None)
     settings = DemoSettings(seed=5, num_train=16, num_test=6, epochs=1, max_steps=1, num_images=0)
     run_demo(settings, tmp_path / "v", tmp_path / "cache", ablation="chain", echo=lambda s: None, progress=False,
-             model_overrides={"visual_union_guidance": "mask"}, box_embeddings="class")
+             model_overrides={"visual_union_guidance": "mask", "baseline": "mlp"}, box_embeddings="class")
     data = json.loads((tmp_path / "v" / "results.json").read_text())
-    assert data["model_overrides"] == {"visual_union_guidance": "mask"} and data["box_embeddings"] == "class"
+    assert data["model_overrides"] == {"visual_union_guidance": "mask", "baseline": "mlp"}
+    assert data["box_embeddings"] == "class"
+    assert "baseline (MLP(e_h, e_o))" in data and "baseline (UPT head)" not in data  # the row says what it ran
     for i in range(4):
         cfg = load_checkpoint_config(tmp_path / "v" / f"chain{i}" / "checkpoint")
         assert cfg.model.visual_union_guidance == "mask" and cfg.data.detections_train.endswith("_class.safetensors")
+        assert cfg.model.baseline == "mlp"
     with pytest.raises(ValueError, match="unknown chain supervision"):
         run_demo(DemoSettings(), tmp_path / "bad", tmp_path / "cache", chain_supervision="weak", echo=lambda s: None)
     run_demo(settings, tmp_path / "s", tmp_path / "cache", ablation="chain", echo=lambda s: None, progress=False,
-             chain_supervision="full", data_overrides={"object_negatives": 2})
+             chain_supervision="full", data_overrides={"object_negatives": 2}, model_overrides={"upt_global_token": False})
     data = json.loads((tmp_path / "s" / "results.json").read_text())
     assert data["chain_supervision"] == "full" and data["data_overrides"] == {"object_negatives": 2}
+    assert "baseline (UPT head)" in data
     for i in range(4):
         cfg = load_checkpoint_config(tmp_path / "s" / f"chain{i}" / "checkpoint")
         assert cfg.supervision == "full" and cfg.loss.supervised == 1 and cfg.loss.i2t == 0
+        assert cfg.model.upt_global_token is False and cfg.model.baseline == "upt"
     run_demo(settings, tmp_path / "n", tmp_path / "cache", ablation="losses", echo=lambda s: None, progress=False,
              data_overrides={"object_negatives": 2})
     for i in range(5):
