@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from clhoi.sandbox.teacher import TeacherNoise
 from clhoi.sandbox.world import WorldSpec, build_world
 
 ABLATIONS = ("chain", "losses")
@@ -118,7 +119,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
              cache_dir: str | Path | None = None, ablation: str | None = None,
              echo: Callable[[str], None] = print, progress: bool = True,
              model_overrides: dict[str, Any] | None = None, box_embeddings: str = "pooled",
-             chain_supervision: str = "annotation_free", data_overrides: dict[str, Any] | None = None) -> DemoResult:
+             chain_supervision: str = "annotation_free", data_overrides: dict[str, Any] | None = None,
+             teacher_noise: dict[str, float] | None = None) -> DemoResult:
     """Run the demo (or an ablation grid) and write ``results.json`` into ``output_dir``.
 
     ``model_overrides`` (``ModelConfig`` fields, e.g. ``{"visual_union_guidance": "mask"}``) and
@@ -126,6 +128,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
     ``clhoi demo`` runs the defaults. ``chain_supervision="full"`` trains the chain's rows on the
     ground truth with the supervised loss alone (a diagnostic: what each row can learn when the
     labels say everything). ``data_overrides`` (``DataConfig`` fields, e.g. ``{"object_negatives": 2}``) apply to every trained model.
+    ``teacher_noise`` (:class:`~clhoi.sandbox.teacher.TeacherNoise` fields, e.g. ``{"miss_rate": 0.0}``) changes
+    how the simulated teacher fails.
 
     Raises:
         ValueError: an unknown ablation, or an ``output_dir`` that holds a previous run.
@@ -170,7 +174,8 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
     done()
 
     done = stage("inputs")
-    inputs = prepare_inputs(world, out / "inputs", seed=s.seed, echo=echo)
+    noise = TeacherNoise(**(teacher_noise or {}))
+    inputs = prepare_inputs(world, out / "inputs", seed=s.seed, teacher=noise, echo=echo)
     if box_embeddings == "class":
         inputs = _with_class_embeddings(inputs, sandbox_model_config(**extra).box_embed_dim, s.seed)
     summ = inputs.label_summary
@@ -230,9 +235,10 @@ def run_demo(settings: DemoSettings = DemoSettings(), output_dir: str | Path = "
         images = draw_examples(world, results["annotation_free"]["predictions"], out / "predictions", s.num_images)
     result = DemoResult(scores, seconds, out, images,
                         extra={"model_overrides": extra, "box_embeddings": box_embeddings,
-                               "chain_supervision": chain_supervision, "data_overrides": dextra}
-                        if extra or dextra or box_embeddings != "pooled" or chain_supervision != "annotation_free"
-                        else {})
+                               "chain_supervision": chain_supervision, "data_overrides": dextra,
+                               "teacher_noise": dict(teacher_noise or {})}
+                        if extra or dextra or teacher_noise or box_embeddings != "pooled"
+                        or chain_supervision != "annotation_free" else {})
     seconds["total"] = sum(v for k, v in seconds.items())
     (out / "results.json").write_text(json.dumps(result.to_dict(s), indent=2), encoding="utf-8")
     echo(format_table(scores, "model" if ablation is None else ablation))

@@ -109,7 +109,12 @@ def test_demo_variants_reach_every_row(tmp_path):
         assert cfg.supervision == "full" and cfg.loss.supervised == 1 and cfg.loss.i2t == 0
         assert cfg.model.upt_global_token is False and cfg.model.baseline == "upt"
     run_demo(settings, tmp_path / "n", tmp_path / "cache", ablation="losses", echo=lambda s: None, progress=False,
-             data_overrides={"object_negatives": 2})
+             data_overrides={"object_negatives": 2}, teacher_noise={"miss_rate": 0.0, "hallucination_rate": 0.0})
+    assert json.loads((tmp_path / "n" / "results.json").read_text())["teacher_noise"] == {
+        "miss_rate": 0.0, "hallucination_rate": 0.0}
+    noisy = [json.loads(x) for x in (tmp_path / "s" / "inputs" / "labels.jsonl").read_text().splitlines()]
+    clean = [json.loads(x) for x in (tmp_path / "n" / "inputs" / "labels.jsonl").read_text().splitlines()]
+    assert noisy != clean  # the same world and seed, another teacher
     for i in range(5):
         cfg = load_checkpoint_config(tmp_path / "n" / f"losses{i}" / "checkpoint")
         assert cfg.data.object_negatives == 2 and cfg.supervision == "annotation_free"
