@@ -26,7 +26,8 @@ Variants (each changes every row of the ablation):
   object-centric box embeddings, the visual link masked to ``b_u`` and reading CLIP layer 0; annotation-free
   and with full supervision. ``mlp_probe_negatives``: annotation-free with ``data.object_negatives: 2`` as well;
   ``mlp_probe_clean_teacher``: annotation-free from a teacher that never misses, never uses a synonym and never
-  hallucinates (it still speaks of the whole image, never of who does what).
+  hallucinates (it still speaks of the whole image, never of who does what); ``mlp_probe_residual``: with
+  ``model.link_residual: true`` (Eq. 2's query adds to ``I_s``).
 * ``upt_blind``, ``supervised_upt_blind``: UPT's head as the baseline, without its global token
   (``model.upt_global_token: false``), with object-centric box embeddings and the visual link masked to ``b_u``
   on CLIP layer 0: a UPT baseline that sees geometry and detector classes but neither the object's look nor the
@@ -71,6 +72,8 @@ VARIANTS: dict[str, tuple[Any, ...]] = {  # model overrides, box embeddings[, De
     "mlp_probe_clean_teacher": ({"baseline": "mlp", "visual_union_guidance": "mask", "visual_feature_layer": 0},
                                 "class", {}, {"teacher_noise": {"miss_rate": 0.0, "synonym_rate": 0.0,
                                                                 "hallucination_rate": 0.0}}),
+    "mlp_probe_residual": ({"baseline": "mlp", "visual_union_guidance": "mask", "visual_feature_layer": 0,
+                            "link_residual": True}, "class"),
     "upt_blind": ({"upt_global_token": False, "visual_union_guidance": "mask", "visual_feature_layer": 0}, "class"),
     "supervised_upt_blind": ({"upt_global_token": False, "visual_union_guidance": "mask", "visual_feature_layer": 0},
                              "class", {}, {"chain_supervision": "full"}),
