@@ -51,32 +51,33 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+PROBE_LINKS = {"visual_union_guidance": "mask", "visual_feature_layer": 0}
+"""The probes' visual link: Eq. 3's keys masked to ``b_u``, CLIP layer-0 tokens."""
+MLP_PROBE = {"baseline": "mlp", **PROBE_LINKS}
+UPT_BLIND = {"upt_global_token": False, **PROBE_LINKS}
+FULL = {"chain_supervision": "full"}
+
 VARIANTS: dict[str, tuple[Any, ...]] = {  # model overrides, box embeddings[, DemoSettings overrides[, run_demo kwargs]]
     "default": ({}, "pooled"),
     "mask": ({"visual_union_guidance": "mask"}, "pooled"),
     "layer0": ({"visual_feature_layer": 0}, "pooled"),
-    "mask_layer0": ({"visual_union_guidance": "mask", "visual_feature_layer": 0}, "pooled"),
-    "mask_layer0_class": ({"visual_union_guidance": "mask", "visual_feature_layer": 0}, "class"),
+    "mask_layer0": (PROBE_LINKS, "pooled"),
+    "mask_layer0_class": (PROBE_LINKS, "class"),
     "residual": ({"link_residual": True}, "pooled"),
     "epochs24": ({}, "pooled", {"epochs": 24}),
     "residual_epochs24": ({"link_residual": True}, "pooled", {"epochs": 24}),
-    "supervised": ({}, "pooled", {}, {"chain_supervision": "full"}),
-    "supervised_class": ({}, "class", {}, {"chain_supervision": "full"}),
-    "supervised_residual": ({"link_residual": True}, "pooled", {}, {"chain_supervision": "full"}),
+    "supervised": ({}, "pooled", {}, FULL),
+    "supervised_class": ({}, "class", {}, FULL),
+    "supervised_residual": ({"link_residual": True}, "pooled", {}, FULL),
     "object_negatives": ({}, "pooled", {}, {"data_overrides": {"object_negatives": 2}}),
-    "mlp_probe": ({"baseline": "mlp", "visual_union_guidance": "mask", "visual_feature_layer": 0}, "class"),
-    "supervised_mlp_probe": ({"baseline": "mlp", "visual_union_guidance": "mask", "visual_feature_layer": 0}, "class",
-                             {}, {"chain_supervision": "full"}),
-    "mlp_probe_negatives": ({"baseline": "mlp", "visual_union_guidance": "mask", "visual_feature_layer": 0}, "class",
-                            {}, {"data_overrides": {"object_negatives": 2}}),
-    "mlp_probe_clean_teacher": ({"baseline": "mlp", "visual_union_guidance": "mask", "visual_feature_layer": 0},
-                                "class", {}, {"teacher_noise": {"miss_rate": 0.0, "synonym_rate": 0.0,
-                                                                "hallucination_rate": 0.0}}),
-    "mlp_probe_residual": ({"baseline": "mlp", "visual_union_guidance": "mask", "visual_feature_layer": 0,
-                            "link_residual": True}, "class"),
-    "upt_blind": ({"upt_global_token": False, "visual_union_guidance": "mask", "visual_feature_layer": 0}, "class"),
-    "supervised_upt_blind": ({"upt_global_token": False, "visual_union_guidance": "mask", "visual_feature_layer": 0},
-                             "class", {}, {"chain_supervision": "full"}),
+    "mlp_probe": (MLP_PROBE, "class"),
+    "supervised_mlp_probe": (MLP_PROBE, "class", {}, FULL),
+    "mlp_probe_negatives": (MLP_PROBE, "class", {}, {"data_overrides": {"object_negatives": 2}}),
+    "mlp_probe_clean_teacher": (MLP_PROBE, "class", {}, {"teacher_noise": {"miss_rate": 0.0, "synonym_rate": 0.0,
+                                                                          "hallucination_rate": 0.0}}),
+    "mlp_probe_residual": ({**MLP_PROBE, "link_residual": True}, "class"),
+    "upt_blind": (UPT_BLIND, "class"),
+    "supervised_upt_blind": (UPT_BLIND, "class", {}, FULL),
 }
 
 
